@@ -1,0 +1,233 @@
+"""The public API that every task family and plugin is written against.
+
+A *task* moves knowledge from a source to a target: its :class:`TaskSpec` is cheap, declarative
+metadata (importing it must not import torch, pybullet or transformers) and its implementation,
+named by ``TaskSpec.entry_point``, is imported only when a run needs it. A *method* is a way to
+produce a target model (``scratch``, ``zero-shot``, ``fine-tune``...): its :class:`MethodSpec`
+says what it means and how it is ranked; each task implements the methods it lists.
+
+A run is one (task, method, seed, budget): the harness calls ``Task.run(method, ctx)`` with a
+:class:`RunContext` and turns the :class:`RunResult` into a record.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from bench.artifacts import ArtifactCache
+
+__all__ = [
+    "PHASES",
+    "MethodSpec",
+    "Reference",
+    "Role",
+    "RunContext",
+    "RunResult",
+    "Task",
+    "TaskSpec",
+]
+
+TASK_ID = re.compile(r"^(?P<family>[a-z0-9][a-z0-9_-]*)/(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)-v(?P<version>\d+)$")
+METHOD_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+Role = Literal["scratch", "transfer", "reference"]
+"""How a method is ranked: ``scratch`` is the from-scratch baseline every other method is scored
+against; ``transfer`` methods are ranked by their gain over it; ``reference`` rows (an oracle,
+logistic regression on raw pixels) are shown for orientation and never ranked."""
+
+PHASES = ("data", "source_train", "target_train", "eval")
+"""The phases a run's wall time is split into; what is left over is the harness's overhead."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A published result for a task, shown beside the reproduced number, never mixed into it.
+
+    ``protocol`` says how the published setting differs from ours (model size, data, budget),
+    so that a difference can be read instead of hidden.
+    """
+
+    method: str
+    value: float
+    citation: str
+    breakdown: str | None = None
+    """None for the task's main metric, else the name of one target (a language, a condition)."""
+    protocol: str = ""
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """What a method name means; tasks implement it, the leaderboard ranks it by ``role``."""
+
+    name: str
+    role: Role
+    summary: str
+    citation: str | None = None
+    """BibTeX of the paper that introduced the method, printed by ``bench cite``."""
+
+    def __post_init__(self) -> None:
+        if not METHOD_NAME.match(self.name):
+            raise ValueError(f"method name {self.name!r} must be lower-case letters, digits, - or _")
+        if self.role not in ("scratch", "transfer", "reference"):
+            raise ValueError(f"method {self.name!r}: role {self.role!r} is not one of scratch, transfer, reference")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Declarative description of a transfer task.
+
+    The id is versioned (``family/Name-v0``): bump the version whenever a change can move a
+    score, and never change what a released version measures.
+    """
+
+    id: str
+    entry_point: str
+    """``"package.module:Factory"``; ``Factory(spec, options)`` returns a :class:`Task`."""
+    summary: str
+    source: str
+    target: str
+    metric: str
+    """Name of the main metric, a key of ``RunResult.metrics``."""
+    budgets: tuple[int, ...]
+    """Target budgets the task accepts (in ``budget_unit``); a run uses one of them."""
+    default_budget: int
+    methods: tuple[str, ...]
+    """Methods this task implements; ``scratch`` is required."""
+    higher_is_better: bool = True
+    budget_unit: str = "examples"
+    suites: tuple[str, ...] = ("quick",)
+    needs_network: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """Task options and their defaults; users override them with ``--set options.<name>=...``."""
+    references: tuple[Reference, ...] = ()
+    citation: str | None = None
+    """BibTeX of the data or paper the task is built on."""
+    reference_method: str | None = None
+    """A method whose mean score is the ceiling for the cross-task normalized score (an oracle)."""
+    seconds_per_run: Mapping[str, float] = field(default_factory=dict)
+    """Rough CPU seconds per run and method, for ``run --dry-run``'s cost estimate."""
+
+    def __post_init__(self) -> None:
+        m = TASK_ID.match(self.id)
+        if not m:
+            raise ValueError(f"task id {self.id!r} must look like 'family/Name-v0'")
+        if ":" not in self.entry_point:
+            raise ValueError(f"task {self.id}: entry_point {self.entry_point!r} must be 'module:attribute'")
+        if "scratch" not in self.methods:
+            raise ValueError(f"task {self.id}: every task must implement the 'scratch' baseline")
+        if self.default_budget not in self.budgets:
+            raise ValueError(f"task {self.id}: default_budget {self.default_budget} is not in budgets {self.budgets}")
+        if not self.suites:
+            raise ValueError(f"task {self.id}: belongs to no suite")
+        object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
+        object.__setattr__(self, "seconds_per_run", MappingProxyType(dict(self.seconds_per_run)))
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # MappingProxyType does not pickle; specs travel to worker processes.
+        state = {k: dict(v) if isinstance(v, MappingProxyType) else v for k, v in self.__dict__.items()}
+        return (_rebuild_task_spec, (state,))
+
+    @property
+    def family(self) -> str:
+        return self.id.split("/", 1)[0]
+
+    @property
+    def version(self) -> int:
+        return int(self.id.rsplit("-v", 1)[1])
+
+
+def _rebuild_task_spec(state: dict[str, Any]) -> TaskSpec:
+    return TaskSpec(**state)
+
+
+@dataclass
+class RunResult:
+    """What a task returns for one run; the harness adds timings, cost and provenance."""
+
+    metrics: dict[str, float]
+    """Must contain the task's main metric."""
+    breakdowns: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per-target scores: metric name -> {target (language, condition, grid point): value}."""
+    curves: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    """Learning curves: name -> [(x, y)], e.g. target accuracy against target steps."""
+    trainable_params: int | None = None
+    total_params: int | None = None
+    train_samples: int = 0
+    """Target examples (or environment steps) processed in target training, for throughput."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Anything else worth keeping in the record (JSON-serializable)."""
+
+
+class RunContext:
+    """Everything a task needs for one run, and the harness's hooks into it.
+
+    Tasks time their work with :meth:`phase` so that the record splits wall time into data
+    preparation, source training, target training and evaluation, and share expensive
+    intermediate results (a source model, cached features) through :attr:`artifacts`.
+    """
+
+    def __init__(
+        self,
+        *,
+        task: TaskSpec,
+        method: str,
+        seed: int,
+        budget: int,
+        device: str,
+        options: Mapping[str, Any],
+        artifacts: ArtifactCache,
+        show_progress: bool = False,
+    ) -> None:
+        self.task = task
+        self.method = method
+        self.seed = seed
+        self.budget = budget
+        self.device = device
+        self.options = MappingProxyType(dict(options))
+        self.artifacts = artifacts
+        self.show_progress = show_progress
+        self.log = logging.getLogger(f"transferbench.{task.family}")
+        self.timings: dict[str, float] = dict.fromkeys(PHASES, 0.0)
+        self._active: str | None = None
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Attribute the wall time of the block to one of :data:`PHASES` (not nestable)."""
+        if name not in PHASES:
+            raise ValueError(f"unknown phase {name!r}; phases are {', '.join(PHASES)}")
+        if self._active is not None:
+            raise RuntimeError(f"phase {name!r} started inside phase {self._active!r}")
+        self._active = name
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] += time.perf_counter() - start
+            self._active = None
+
+    def progress(self, total: int, desc: str) -> Any:
+        """A progress bar for long work inside a run (a no-op unless the run is interactive)."""
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=desc, leave=False, disable=not self.show_progress, unit="step")
+
+
+@runtime_checkable
+class Task(Protocol):
+    """A task implementation: runs one method and returns its result."""
+
+    def run(self, method: str, ctx: RunContext) -> RunResult: ...
+
+
+TaskFactory = Callable[[TaskSpec, Mapping[str, Any]], Task]

@@ -1,0 +1,126 @@
+"""Run a grid of tasks x methods x seeds, skip what is already finished, print the leaderboard.
+
+Select tasks by --suite (default: quick, the offline suite) or --task. Every method is scored
+against the from-scratch baseline, which is always run. A run that fails is recorded as failed
+and the grid goes on; the exit status is then 1. Interrupt at any time: finished runs are saved
+and the same command resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench import leaderboard as lbmod
+from bench.cli._common import add_results_dir, csv_list, registry
+from bench.config import build_config, parse_seeds
+from bench.errors import UsageError
+from bench.hardware import resolve_device
+from bench.runner import Job, make_executor, pending_jobs, plan, run_grid
+from bench.store import ResultStore
+
+HELP = "run tasks x methods x seeds and print the leaderboard"
+
+
+def _budgets(text: str) -> list[int]:
+    try:
+        return [int(b) for b in csv_list(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--budget {text!r} is not an integer or a comma-separated list") from None
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        return parse_seeds(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--suite", help="run every task of this suite (default: quick, when no --task is given)")
+    p.add_argument("--task", action="append", type=csv_list, metavar="ID",
+                   help="task id, e.g. vision/SynthDigits-v0 (repeat or comma-separate for several)")
+    p.add_argument("--method", action="append", type=csv_list, metavar="NAME",
+                   help="method to run (repeat or comma-separate; default: all a task implements; scratch always runs)")
+    p.add_argument("--seeds", type=_seeds, metavar="N|LIST",
+                   help="number of seeds (default 3, i.e. 0,1,2) or a comma-separated list of seeds")
+    p.add_argument("--budget", type=_budgets, metavar="B[,B...]",
+                   help="target budget(s) in the task's unit, e.g. labels per class (default: the task's)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where models train (default: auto)")
+    p.add_argument("--workers", type=int, metavar="N", help="runs in parallel worker processes (default 1)")
+    add_results_dir(p)
+    p.add_argument("--config", type=Path, metavar="FILE", help="a TOML file with any of these settings")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets",
+                   help="override a setting, e.g. --set options.target_steps=300 or --set workers=2")
+    p.add_argument("--dry-run", action="store_true", help="print the grid and its estimated cost; run nothing")
+    p.add_argument("--force", action="store_true", help="run again and overwrite runs that already have a record")
+    p.add_argument("--format", choices=lbmod.FORMATS, default="table", help="leaderboard format (default: table)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _flatten(values: list[list[str]] | None) -> list[str] | None:
+    return [v for group in values for v in group] if values else None
+
+
+def _print_plan(jobs: list[Job], todo: list[Job], workers: int) -> None:
+    todo_ids = {j.config_hash for j in todo}
+    rows: dict[tuple[str, str, int], list[Job]] = {}
+    for j in jobs:
+        rows.setdefault((j.spec.id, j.method, j.budget), []).append(j)
+    print(f"{'task':32} {'method':16} {'budget':>6} {'seeds':>6} {'to run':>6} {'est. s':>8}")
+    total, unknown = 0.0, 0
+    for (task, method, budget), js in rows.items():
+        n = sum(j.config_hash in todo_ids for j in js)
+        est = js[0].spec.seconds_per_run.get(method)
+        if est is None:
+            unknown += n
+        else:
+            total += est * n
+        print(f"{task:32} {method:16} {budget:>6} {len(js):>6} {n:>6} {'?' if est is None else f'{est * n:.0f}':>8}")
+    line = f"{len(jobs)} runs, {len(todo)} to run, {len(jobs) - len(todo)} already finished; "
+    line += f"estimated {total / max(1, workers):.0f} s with {workers} worker(s) on this machine's CPU"
+    if unknown:
+        line += f" (+{unknown} runs with no estimate)"
+    print(line)
+
+
+def main(args: argparse.Namespace) -> int:
+    flags = {
+        "suite": args.suite, "tasks": _flatten(args.task), "methods": _flatten(args.method),
+        "seeds": args.seeds, "budgets": args.budget, "device": args.device, "workers": args.workers,
+        "results_dir": args.results_dir, "force": True if args.force else None,
+    }
+    config = build_config(args.config, flags, args.sets)
+    reg = registry()
+    device = resolve_device(config.device)
+    jobs = plan(config, reg, device)
+    progress = not args.no_progress and sys.stderr.isatty()
+    if config.workers == 1 and progress:
+        jobs = [Job(**{**j.__dict__, "show_progress": True}) for j in jobs]
+    if args.dry_run:
+        todo, _ = pending_jobs(jobs, config.force)
+        _print_plan(jobs, todo, config.workers)
+        return 0
+    summary = run_grid(jobs, make_executor(config.workers), force=config.force, progress=not args.no_progress)
+    store = ResultStore(config.results_dir)
+    loaded = store.load()
+    tasks = {j.spec.id for j in jobs}
+    board = lbmod.build([r for r in loaded.records if r.task in tasks], reg.tasks, loaded.problems)
+    print(lbmod.render(board, args.format), end="")
+    try:
+        lbmod.write_files(lbmod.build(loaded.records, reg.tasks, loaded.problems), config.results_dir)
+    except OSError as exc:
+        print(f"bench: warning: could not write the leaderboard files: {exc}", file=sys.stderr)
+    over = summary.overhead_fraction
+    print(
+        f"\n{len(summary.ran)} run(s) made, {len(summary.failed)} failed, {len(summary.skipped)} skipped "
+        f"(already recorded) in {summary.wall_s:.1f} s"
+        + (f"; harness overhead {100 * over:.1f}% of run time" if over is not None else "")
+        + f". Records and leaderboard.md in {config.results_dir}/",
+        file=sys.stderr,
+    )
+    for r in summary.failed:
+        first = (r.error or "").splitlines()[0]
+        print(f"bench: run failed: {r.task} {r.method} seed {r.seed}: {first}", file=sys.stderr)
+    return 1 if summary.failed else 0

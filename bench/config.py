@@ -1,0 +1,170 @@
+"""One validated run configuration, resolved as defaults < ``--config`` file < flags < ``--set``.
+
+Every knob of a run lives here under one name, whether it came from a TOML file, a command-line
+flag or ``--set key=value``; task options are ``options.<name>`` and are checked against what the
+selected tasks accept.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bench.errors import UsageError, unknown
+
+__all__ = ["RunConfig", "build_config", "parse_seeds", "parse_set"]
+
+
+class RunConfig(BaseModel):
+    """What ``bench run`` runs and how."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    suite: str | None = None
+    """Run every task of this suite (``quick`` when no task is named)."""
+    tasks: list[str] = Field(default_factory=list)
+    """Task ids to run, instead of a suite."""
+    methods: list[str] = Field(default_factory=list)
+    """Methods to run (empty: every method each task implements); scratch is always added."""
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2])
+    budgets: list[int] = Field(default_factory=list)
+    """Target budgets (empty: each task's default)."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    workers: int = Field(1, ge=1, le=256)
+    results_dir: Path = Path("results")
+    force: bool = False
+    """Run again even where a record of the same config exists, and overwrite it."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Task options, checked against each selected task's ``TaskSpec.options``."""
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seeds(cls, v: Any) -> Any:
+        if isinstance(v, (int, str)) and not isinstance(v, bool):
+            return parse_seeds(str(v))
+        return v
+
+    @field_validator("seeds", "budgets")
+    @classmethod
+    def _unique_non_negative(cls, v: list[int]) -> list[int]:
+        if any(x < 0 for x in v):
+            raise ValueError("must not be negative")
+        if len(set(v)) != len(v):
+            raise ValueError("must not repeat a value")
+        return v
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"3"`` means seeds 0, 1, 2; ``"0,5,7"`` means exactly those."""
+    text = text.strip()
+    try:
+        if "," in text:
+            seeds = [int(s) for s in text.split(",") if s.strip()]
+        else:
+            n = int(text)
+            if n < 1:
+                raise UsageError(f"--seeds {text!r}: the number of seeds must be at least 1")
+            seeds = list(range(n))
+    except ValueError:
+        raise UsageError(
+            f"--seeds {text!r} is not a number of seeds (e.g. 3) or a comma-separated list (e.g. 0,1,2)"
+        ) from None
+    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise UsageError(f"--seeds {text!r}: seeds must be distinct non-negative integers")
+    return seeds
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """``["options.lr=0.01", "workers=2"]`` -> ``{"options": {"lr": 0.01}, "workers": 2}``."""
+    out: dict[str, Any] = {}
+    keys = sorted(RunConfig.model_fields)
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"--set {item!r} is not key=value (e.g. --set options.lr=0.01 or --set workers=2)")
+        head, _, sub = key.partition(".")
+        if head not in RunConfig.model_fields:
+            raise unknown("config key", head, keys + ["options.<task option>"])
+        if head == "options":
+            if not sub:
+                raise UsageError(f"--set {item!r}: name the option, e.g. options.epochs=3")
+            out.setdefault("options", {})[sub] = _value(raw)
+        elif sub:
+            raise UsageError(f"--set {item!r}: {head!r} has no sub-keys")
+        else:
+            out[head] = raw.split(",") if head in ("tasks", "methods") else _value(raw)
+    return out
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for k, v in over.items():
+        if k == "options" and isinstance(v, dict):
+            merged["options"] = {**merged.get("options", {}), **v}
+        else:
+            merged[k] = v
+    return merged
+
+
+def load_file(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as exc:
+        raise UsageError(f"--config {str(path)!r}: cannot read it ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"--config {str(path)!r} is not valid TOML: {exc}") from None
+    return data
+
+
+def build_config(
+    file: Path | None = None, flags: dict[str, Any] | None = None, sets: list[str] | None = None
+) -> RunConfig:
+    """Resolve defaults < file < flags < ``--set`` into one validated :class:`RunConfig`."""
+    data: dict[str, Any] = {}
+    if file is not None:
+        data = _merge(data, load_file(file))
+    data = _merge(data, {k: v for k, v in (flags or {}).items() if v is not None})
+    data = _merge(data, parse_set(sets or []))
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "config"
+        if err["type"] == "extra_forbidden":
+            raise unknown("config key", where, sorted(RunConfig.model_fields)) from None
+        got = err.get("input")
+        raise UsageError(f"config {where}={got!r}: {err['msg']}") from None
+
+
+def check_option(task_id: str, name: str, value: Any, default: Any) -> Any:
+    """Check a task option against the type of its default, allowing ints where floats are wanted."""
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif default is None:
+        ok = True
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise UsageError(
+            f"option {name}={value!r} for task {task_id}: "
+            f"expected {type(default).__name__} like the default {default!r}"
+        )
+    return value

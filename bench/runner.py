@@ -1,0 +1,470 @@
+"""The run grid: tasks x methods x budgets x seeds, each run turned into a record.
+
+:func:`plan` expands a :class:`RunConfig` into :class:`Job` objects, each with its fully resolved
+config and hash. :func:`execute` runs one job and writes its record; it is a plain picklable
+function so that any :class:`Executor` (the in-process one, local worker processes, and later a
+cluster engine) can run it. :func:`run_grid` skips finished runs, hands the rest to an executor and
+shows progress. A killed ``run`` loses at most the runs in flight: every record is written
+atomically the moment its run ends.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import multiprocessing
+import os
+import random
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from math import isfinite
+from pathlib import Path
+from typing import Any, Protocol
+
+import psutil
+
+from bench import hardware
+from bench.api import PHASES, RunContext, RunResult, Task, TaskSpec
+from bench.artifacts import ArtifactCache
+from bench.config import RunConfig, check_option
+from bench.errors import UsageError, unknown
+from bench.hashing import config_hash
+from bench.record import Cost, Provenance, Record, Timings
+from bench.registry import Registry, load_task
+from bench.store import ResultStore
+
+__all__ = [
+    "Executor",
+    "Job",
+    "ProcessExecutor",
+    "RunSummary",
+    "SerialExecutor",
+    "execute",
+    "make_executor",
+    "plan",
+    "run_grid",
+]
+
+log = logging.getLogger("transferbench")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run, fully resolved: everything :func:`execute` needs, and nothing it must look up."""
+
+    spec: TaskSpec
+    method: str
+    role: str
+    seed: int
+    budget: int
+    device: str
+    options: dict[str, Any]
+    results_dir: str
+    show_progress: bool = False
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """Everything that determines the run's numbers; hashed into the record's config hash."""
+        return {
+            "task": self.spec.id,
+            "task_version": self.spec.version,
+            "method": self.method,
+            "seed": self.seed,
+            "budget": self.budget,
+            "device": self.device,
+            "options": self.options,
+        }
+
+    @property
+    def config_hash(self) -> str:
+        return config_hash(self.config)
+
+    @property
+    def label(self) -> str:
+        return f"{self.spec.id} {self.method} budget={self.budget} seed={self.seed}"
+
+
+# --- planning -------------------------------------------------------------------------------
+
+
+def select_tasks(config: RunConfig, registry: Registry) -> list[TaskSpec]:
+    if config.tasks:
+        specs = [registry.task(t) for t in config.tasks]
+        if config.suite:
+            specs = [s for s in specs if config.suite in s.suites]
+    else:
+        specs = [registry.task(t) for t in registry.suite(config.suite or "quick")]
+    return specs
+
+
+def resolve_options(spec: TaskSpec, options: dict[str, Any]) -> dict[str, Any]:
+    resolved = dict(spec.options)
+    for name, value in options.items():
+        if name in spec.options:
+            resolved[name] = check_option(spec.id, name, value, spec.options[name])
+    return resolved
+
+
+def plan(config: RunConfig, registry: Registry, device: str) -> list[Job]:
+    """Expand the config into jobs; bad names and values raise :class:`UsageError`."""
+    specs = select_tasks(config, registry)
+    if not specs:
+        raise UsageError(f"no task matches tasks={config.tasks} in suite {config.suite!r}")
+    for m in config.methods:
+        registry.method(m)
+    implemented = {m for s in specs for m in registry.task_methods(s)}
+    for m in config.methods:
+        if m not in implemented:
+            raise UsageError(
+                f"no selected task implements method {m!r}; they implement {', '.join(sorted(implemented))}"
+            )
+    accepted = {o for s in specs for o in s.options}
+    for name in config.options:
+        if name not in accepted:
+            raise unknown("task option", name, accepted)
+    jobs: list[Job] = []
+    for spec in specs:
+        budgets = config.budgets or [spec.default_budget]
+        for b in budgets:
+            if b not in spec.budgets:
+                raise UsageError(
+                    f"budget {b} is not offered by task {spec.id}; accepted ({spec.budget_unit}): "
+                    + ", ".join(map(str, spec.budgets))
+                )
+        methods = registry.task_methods(spec)
+        if config.methods:
+            methods = [m for m in methods if m in config.methods or registry.method(m).role == "scratch"]
+        options = resolve_options(spec, config.options)
+        for b in budgets:
+            for m in methods:
+                role = registry.method(m).role
+                for seed in config.seeds:
+                    jobs.append(Job(spec, m, role, seed, b, device, options, str(config.results_dir)))
+    return jobs
+
+
+# --- one run --------------------------------------------------------------------------------
+
+_TASKS: dict[tuple[str, str], Task] = {}
+
+
+def _task_for(job: Job) -> Task:
+    """Task objects are built once per worker process and options, then reused by its runs."""
+    key = (job.spec.id, config_hash(job.options))
+    if key not in _TASKS:
+        _TASKS[key] = load_task(job.spec, job.options)
+    return _TASKS[key]
+
+
+class _PeakMemory:
+    """Samples the process's resident memory in a thread: a peak per run, not per process."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._proc = psutil.Process()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._proc.memory_info().rss)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> _PeakMemory:
+        self.peak = self._proc.memory_info().rss
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._proc.memory_info().rss)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed)
+    except ImportError:
+        pass
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
+
+
+def _gpu_peak_reset() -> None:
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+
+
+def _gpu_peak_mb() -> float | None:
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    return None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _check_result(job: Job, result: Any) -> RunResult:
+    if not isinstance(result, RunResult):
+        raise TypeError(f"task returned {type(result).__name__}, not RunResult")
+    score = result.metrics.get(job.spec.metric)
+    if score is None:
+        raise ValueError(f"task returned no value for its main metric {job.spec.metric!r}")
+    bad = [k for k, v in result.metrics.items() if not isfinite(float(v))]
+    if bad:
+        raise ValueError(f"task returned non-finite metrics: {', '.join(bad)}")
+    return result
+
+
+def execute(job: Job) -> Record:
+    """Run one job, write its record atomically and return it. Never raises for a failing task."""
+    start = time.perf_counter()
+    started_at = _now()
+    store = ResultStore(job.results_dir)
+    ctx = RunContext(
+        task=job.spec,
+        method=job.method,
+        seed=job.seed,
+        budget=job.budget,
+        device=job.device,
+        options=job.options,
+        artifacts=ArtifactCache(store.cache_dir / "artifacts"),
+        show_progress=job.show_progress,
+    )
+    result: RunResult | None = None
+    error = None
+    with _PeakMemory() as memory:
+        try:
+            task = _task_for(job)
+            _seed_everything(job.seed)
+            _gpu_peak_reset()
+            result = _check_result(job, task.run(job.method, ctx))
+        except Exception as exc:  # recorded as a failed run; the grid goes on
+            tb = traceback.format_exception(exc)
+            error = f"{type(exc).__name__}: {exc}\n" + "".join(tb[-6:])
+            log.debug("run %s failed", job.label, exc_info=True)
+    total = time.perf_counter() - start
+    phases = {f"{p}_s": ctx.timings[p] for p in PHASES}
+    train_s = ctx.timings["target_train"]
+    samples = result.train_samples if result else 0
+    revision, dirty = hardware.git_state()
+    record = Record(
+        task=job.spec.id,
+        task_version=job.spec.version,
+        method=job.method,
+        role=job.role,  # type: ignore[arg-type]
+        seed=job.seed,
+        budget=job.budget,
+        config=job.config,
+        config_hash=job.config_hash,
+        status="ok" if result is not None else "failed",
+        error=error,
+        metric=job.spec.metric,
+        higher_is_better=job.spec.higher_is_better,
+        metrics={k: float(v) for k, v in result.metrics.items()} if result else {},
+        breakdowns=result.breakdowns if result else {},
+        curves=result.curves if result else {},
+        timings=Timings(total_s=total, overhead_s=max(0.0, total - sum(phases.values())), **phases),
+        cost=Cost(
+            peak_rss_mb=memory.peak / 2**20,
+            peak_gpu_mb=_gpu_peak_mb(),
+            trainable_params=result.trainable_params if result else None,
+            total_params=result.total_params if result else None,
+            train_samples=samples,
+            throughput=samples / train_s if samples and train_s > 0 else None,
+        ),
+        artifacts=ctx.artifacts.uses(),
+        extra=result.extra if result else {},
+        provenance=Provenance(
+            harness_version=hardware.harness_version(),
+            python=sys.version.split()[0],
+            packages=hardware.packages(),
+            git_revision=revision,
+            git_dirty=dirty,
+            hardware=hardware.hardware(),
+            hostname=hardware.hostname(),
+        ),
+        started_at=started_at,
+        finished_at=_now(),
+    )
+    store.write(record)
+    return record
+
+
+# --- executors ------------------------------------------------------------------------------
+
+
+class Executor(Protocol):
+    """Runs jobs and yields each with its record as it finishes, in any order.
+
+    The only contract: every job yielded has had :func:`execute` called on it, so its record is
+    in the results directory. A distributed engine implements this and nothing else changes.
+    """
+
+    def map(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, Record]]: ...
+
+
+class SerialExecutor:
+    """Runs jobs one after another in this process: no start-up cost, progress inside runs."""
+
+    def map(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, Record]]:
+        for job in jobs:
+            yield job, execute(job)
+
+
+def _init_worker(threads: int) -> None:
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+
+
+class ProcessExecutor:
+    """Runs jobs in ``workers`` local processes, each with its share of the CPU threads.
+
+    A worker that dies (killed, out of memory, a crash in native code) breaks the whole pool.
+    Jobs that had not started go on in a fresh pool; each job that was running is retried alone
+    (up to ``retries`` times), so a crash is pinned on the run that causes it, which is then
+    recorded as failed while the others finish.
+    """
+
+    def __init__(self, workers: int, retries: int = 1) -> None:
+        self.workers = workers
+        self.retries = retries
+        self.threads = max(1, (os.cpu_count() or 1) // workers)
+
+    def map(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, Record]]:
+        with tempfile.TemporaryDirectory(prefix="transferbench-claims-") as claims:
+            pending = list(jobs)
+            while pending:
+                suspects: list[Job] = []
+                pending = yield from self._round(pending, self.workers, Path(claims), suspects)
+                for job in suspects:
+                    for _ in range(self.retries):
+                        broke: list[Job] = []
+                        broke += yield from self._round([job], 1, Path(claims), broke)
+                        if not broke:
+                            break
+                    else:
+                        yield job, _failed_record(job, "the worker process running it died (killed or crashed)")
+
+    def _round(
+        self, jobs: list[Job], workers: int, claims: Path, suspects: list[Job]
+    ) -> Generator[tuple[Job, Record], None, list[Job]]:
+        """Run ``jobs`` in one pool; return those that never started because the pool broke."""
+        unstarted: list[Job] = []
+        ctx = multiprocessing.get_context("spawn")
+        with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                    initargs=(self.threads,)) as pool:
+            futures = {pool.submit(_execute_claimed, job, str(claims)): job for job in jobs}
+            for fut in cf.as_completed(futures):
+                job = futures[fut]
+                try:
+                    yield job, fut.result()
+                except cf.process.BrokenProcessPool:
+                    started = (claims / job.config_hash).exists()
+                    (suspects if started else unstarted).append(job)
+        return unstarted
+
+
+def _execute_claimed(job: Job, claims: str) -> Record:
+    """:func:`execute`, leaving a claim file while it runs so a crash can be pinned on it."""
+    claim = Path(claims) / job.config_hash
+    claim.touch()
+    record = execute(job)
+    claim.unlink(missing_ok=True)
+    return record
+
+
+def _failed_record(job: Job, error: str) -> Record:
+    """A failed record written by the driver for a run whose worker could not write one."""
+    revision, dirty = hardware.git_state()
+    record = Record(
+        task=job.spec.id, task_version=job.spec.version, method=job.method, role=job.role,  # type: ignore[arg-type]
+        seed=job.seed, budget=job.budget, config=job.config, config_hash=job.config_hash,
+        status="failed", error=error, metric=job.spec.metric, higher_is_better=job.spec.higher_is_better,
+        timings=Timings(total_s=0.0),
+        provenance=Provenance(
+            harness_version=hardware.harness_version(), python=sys.version.split()[0],
+            packages=hardware.packages(), git_revision=revision, git_dirty=dirty,
+            hardware=hardware.hardware(), hostname=hardware.hostname(),
+        ),
+        started_at=_now(), finished_at=_now(),
+    )
+    ResultStore(job.results_dir).write(record)
+    return record
+
+
+def make_executor(workers: int) -> Executor:
+    return SerialExecutor() if workers == 1 else ProcessExecutor(workers)
+
+
+# --- the grid -------------------------------------------------------------------------------
+
+
+@dataclass
+class RunSummary:
+    """What one ``run`` did: records made now, runs skipped as already finished, failures."""
+
+    ran: list[Record] = field(default_factory=list)
+    skipped: list[Job] = field(default_factory=list)
+    wall_s: float = 0.0
+    workers: int = 1
+
+    @property
+    def failed(self) -> list[Record]:
+        return [r for r in self.ran if r.status == "failed"]
+
+    @property
+    def overhead_fraction(self) -> float | None:
+        """Share of the grid's wall time spent outside the tasks' own phases.
+
+        Everything counts against the harness: planning, skipping finished runs, worker start-up,
+        task loading (library imports included), record writing and progress display.
+        """
+        work = sum(
+            r.timings.data_s + r.timings.source_train_s + r.timings.target_train_s + r.timings.eval_s
+            for r in self.ran
+        )
+        return max(0.0, 1 - work / (self.wall_s * self.workers)) if self.ran and self.wall_s else None
+
+
+def pending_jobs(jobs: Iterable[Job], force: bool) -> tuple[list[Job], list[Job]]:
+    """Split jobs into (to run, already finished with exactly this config)."""
+    todo, done = [], []
+    for job in jobs:
+        finished = None if force else ResultStore(job.results_dir).finished(
+            job.spec.id, job.method, job.seed, job.config_hash)
+        (done if finished else todo).append(job)
+    return todo, done
+
+
+def run_grid(jobs: Sequence[Job], executor: Executor, force: bool = False, progress: bool = True) -> RunSummary:
+    """Run every job that has no finished record (all of them with ``force``)."""
+    from tqdm.auto import tqdm
+
+    start = time.perf_counter()
+    todo, done = pending_jobs(jobs, force)
+    summary = RunSummary(skipped=done, workers=getattr(executor, "workers", 1))
+    with tqdm(total=len(todo), desc="runs", unit="run", disable=not progress or not todo) as bar:
+        for job, record in executor.map(todo):
+            summary.ran.append(record)
+            bar.set_postfix_str(f"{len(summary.failed)} failed, last: {job.method} seed {job.seed}")
+            bar.update()
+            if record.status == "failed":
+                first = (record.error or "").splitlines()[0] if record.error else ""
+                bar.write(f"FAILED {job.label}: {first}")
+    summary.wall_s = time.perf_counter() - start
+    return summary

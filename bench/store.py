@@ -1,0 +1,92 @@
+"""The results directory: where records are written atomically and read back.
+
+Layout: ``<root>/<family>/<Name-vN>/<method>/seed-<k>-<hash12>.json``, where ``hash12`` is the
+start of the run's config hash, so runs that differ in budget or options never collide and a
+finished run is found by its config alone. Shared artifacts live under ``<root>/.cache``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.record import Record, RecordError, parse_record
+
+__all__ = ["ResultStore", "atomic_write"]
+
+log = logging.getLogger("transferbench")
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the whole new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class Loaded:
+    """Records read from a results directory, and one line per file that was skipped."""
+
+    records: list[Record]
+    problems: list[str]
+
+
+class ResultStore:
+    """Records under one root directory."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / ".cache"
+
+    def path_for(self, task: str, method: str, seed: int, config_hash: str) -> Path:
+        return self.root / task / method / f"seed-{seed}-{config_hash[:12]}.json"
+
+    def write(self, record: Record) -> Path:
+        path = self.path_for(record.task, record.method, record.seed, record.config_hash)
+        atomic_write(path, record.to_json())
+        return path
+
+    def finished(self, task: str, method: str, seed: int, config_hash: str) -> Record | None:
+        """The successful record of exactly this config, if one exists (failed runs are redone)."""
+        path = self.path_for(task, method, seed, config_hash)
+        try:
+            record = parse_record(path.read_text())
+        except (OSError, RecordError):
+            return None
+        if record.config_hash != config_hash or record.status != "ok":
+            return None
+        return record
+
+    def files(self) -> list[Path]:
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            p
+            for p in self.root.rglob("*.json")
+            if not any(part.startswith(".") for part in p.relative_to(self.root).parts)
+        )
+
+    def load(self) -> Loaded:
+        """Every valid record; corrupt or foreign JSON files are reported and skipped."""
+        records, problems = [], []
+        for path in self.files():
+            try:
+                records.append(parse_record(path.read_text()))
+            except (OSError, UnicodeDecodeError, RecordError) as exc:
+                problems.append(f"skipped {path}: {exc}")
+        return Loaded(records, problems)

@@ -1,0 +1,172 @@
+"""The command line as a user meets it: real subprocesses, a real plugin distribution."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import bench_cli, make_plugin_site
+
+TOY = "toy/Linear-v0"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["run", "--task", "toy/Linaer-v0"], "unknown task 'toy/Linaer-v0'; did you mean 'toy/Linear-v0'?"),
+        (["run", "--task", TOY, "--method", "finetune"], "unknown method 'finetune'; did you mean 'fine-tune'?"),
+        (["run", "--suite", "quik"], "unknown suite 'quik'; did you mean 'quick'?"),
+        (["run", "--task", TOY, "--set", "options.steps"], "--set 'options.steps' is not key=value"),
+        (["run", "--task", TOY, "--set", "stepz=3"], "unknown config key 'stepz'"),
+        (["run", "--task", TOY, "--set", "options.stepz=3"], "unknown task option 'stepz'; did you mean 'steps'"),
+        (["run", "--task", TOY, "--seeds", "abc"], "--seeds 'abc' is not a number of seeds"),
+        (["run", "--task", TOY, "--seeds", "0"], "the number of seeds must be at least 1"),
+        (["run", "--task", TOY, "--budget", "5"], "budget 5 is not offered by task toy/Linear-v0; accepted"),
+        (["run", "--task", TOY, "--workers", "0"], "config workers=0"),
+        (["show", "deadbeef"], "no record file or config hash 'deadbeef'"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_no_traceback(args, expected, toy_site, tmp_path):
+    proc = bench_cli(*args, "--results-dir", str(tmp_path), cwd=tmp_path, sites=(toy_site,))
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert expected in lines[0]
+
+
+def test_malformed_config_file_is_one_line(toy_site, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("seeds = [1, \n")
+    proc = bench_cli("run", "--config", str(bad), cwd=tmp_path, sites=(toy_site,))
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "is not valid TOML" in proc.stderr
+
+
+def test_list_is_lazy_and_shows_plugins(toy_site, tmp_path):
+    code = (
+        "import sys; from bench.cli import main; main(['list']);"
+        "heavy = [m for m in ('torch', 'pybullet', 'transformers', 'sklearn') if m in sys.modules];"
+        "print('HEAVY', heavy)"
+    )
+    env = dict(os.environ, PYTHONPATH=str(toy_site))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert "HEAVY []" in out
+    assert "vision/SynthDigits-v0" in out and TOY in out and "ridge-oracle" in out
+    assert "quick" in out and "toy" in out
+
+
+def test_a_plugin_that_fails_to_import_is_one_line_and_the_rest_work(toy_site, tmp_path):
+    broken = make_plugin_site(tmp_path / "broken", "broken_plugin",
+                              {"transferbench.tasks": {"broken": "brokenmod:TASKS"}},
+                              {"brokenmod": "import does_not_exist\n"})
+    proc = bench_cli("list", "tasks", cwd=tmp_path, sites=(toy_site, broken))
+    assert proc.returncode == 0
+    warnings = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(warnings) == 1 and "broken_plugin" in warnings[0] and "does_not_exist" in warnings[0]
+    assert TOY in proc.stdout and "vision/SynthDigits-v0" in proc.stdout
+
+
+def test_a_duplicate_task_id_names_both_sources(toy_site, tmp_path):
+    twin = make_plugin_site(tmp_path / "twin", "twin_plugin",
+                            {"transferbench.tasks": {"twin": "toytask:TASKS"}}, {})
+    proc = bench_cli("run", "--task", TOY, "--results-dir", str(tmp_path), cwd=tmp_path, sites=(toy_site, twin))
+    assert proc.returncode == 2
+    assert "registered twice" in proc.stderr and "toy_plugin" in proc.stderr and "twin_plugin" in proc.stderr
+
+
+def test_run_prints_leaderboard_writes_files_and_exit_status_reports_failures(toy_site, tmp_path):
+    proc = bench_cli("run", "--task", TOY, "--results-dir", "res", "--set", "options.fail=zero-shot",
+                     cwd=tmp_path, sites=(toy_site,))
+    assert proc.returncode == 1, proc.stderr
+    assert "toy/Linear-v0 — budget 4 — mse (lower is better)" in proc.stdout
+    assert "(+3 failed)" in proc.stdout and "run failed: toy/Linear-v0 zero-shot seed 0" in proc.stderr
+    assert (tmp_path / "res" / "leaderboard.md").exists() and (tmp_path / "res" / "leaderboard.png").exists()
+    lb = json.loads(bench_cli("leaderboard", "--results-dir", "res", "--format", "json", cwd=tmp_path,
+                              sites=(toy_site,), check=True).stdout)
+    rows = {r["method"]: r for r in lb["rows"]}
+    assert rows["fine-tune"]["verdict"] == "better" and rows["ridge-oracle"]["role"] == "reference"
+
+
+def test_dry_run_prints_grid_and_estimate_and_runs_nothing(toy_site, tmp_path):
+    proc = bench_cli("run", "--task", TOY, "--dry-run", "--results-dir", "res", cwd=tmp_path,
+                     sites=(toy_site,), check=True)
+    assert "12 runs, 12 to run, 0 already finished" in proc.stdout and "estimated" in proc.stdout
+    assert not (tmp_path / "res").exists()
+
+
+def test_corrupt_and_foreign_files_are_reported_and_skipped(toy_site, tmp_path):
+    bench_cli("run", "--task", TOY, "--seeds", "2", "--results-dir", "res", cwd=tmp_path, sites=(toy_site,),
+              check=True)
+    records = sorted((tmp_path / "res").rglob("seed-*.json"))
+    records[0].write_text(records[0].read_text()[:100])
+    (tmp_path / "res" / "notes.json").write_text('{"hello": "world"}')
+    proc = bench_cli("leaderboard", "--results-dir", "res", cwd=tmp_path, sites=(toy_site,))
+    assert proc.returncode == 0
+    assert proc.stderr.count("skipped") == 2 and "not JSON" in proc.stderr
+    assert "not a transferbench record" in proc.stderr
+    assert "toy/Linear-v0" in proc.stdout
+
+
+def test_show_and_cite(toy_site, tmp_path):
+    bench_cli("run", "--task", TOY, "--seeds", "1", "--results-dir", "res", cwd=tmp_path, sites=(toy_site,),
+              check=True)
+    rec = json.loads(next((tmp_path / "res").rglob("fine-tune/seed-0-*.json")).read_text())
+    show = bench_cli("show", rec["config_hash"][:10], "--results-dir", "res", cwd=tmp_path, sites=(toy_site,),
+                     check=True).stdout
+    assert "fine-tune (transfer)  seed 0" in show and "mse=" in show and "harness" in show
+    cite = bench_cli("cite", "--results-dir", "res", cwd=tmp_path, sites=(toy_site,), check=True).stdout
+    assert "@software{transferbench" in cite and "@inproceedings{yosinski2014transferable" in cite
+    assert "% git revision:" in cite and "% hardware:" in cite
+
+
+def test_killed_run_resumes_with_exactly_one_record_per_run(toy_site, tmp_path):
+    """SIGKILL mid-grid, then the same command: every run recorded once, nothing half-written."""
+    env = dict(os.environ, PYTHONPATH=str(toy_site))
+    args = [sys.executable, "-m", "bench", "run", "--task", TOY, "--seeds", "4", "--workers", "2",
+            "--results-dir", "res", "--set", "options.sleep=0.4", "--no-progress"]
+    proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 60
+    res = tmp_path / "res"
+    while time.time() < deadline and len(list(res.rglob("seed-*.json"))) < 3:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = len(list(res.rglob("seed-*.json")))
+    assert 3 <= done_before < 16
+    again = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    files = list(res.rglob("seed-*.json"))
+    assert len(files) == 16
+    keys = [(p.parent.name, p.name.split("-")[1]) for p in files]
+    assert len(set(keys)) == 16
+    assert f"{16 - done_before} run(s) made" in again.stderr
+    assert not [p for p in res.rglob("*.tmp") if not p.name.startswith(".")]
+
+
+def test_readme_plugin_example_installs_with_pip_and_runs(tmp_path):
+    """The README's 'add your own task' files, copied into a package, pip-installed for real."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    import re
+
+    files = dict(re.findall(r"```\w+ file=(\S+)\n(.*?)```", readme, re.S))
+    assert set(files) == {"pyproject.toml", "noisyline.py"}
+    pkg = tmp_path / "noisyline"
+    pkg.mkdir()
+    for name, text in files.items():
+        (pkg / name).write_text(text)
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--target", str(site), str(pkg)], check=True, capture_output=True)
+    listed = bench_cli("list", "tasks", cwd=tmp_path, sites=(site,), check=True)
+    assert "toy/NoisyLine-v0" in listed.stdout
+    ran = bench_cli("run", "--task", "toy/NoisyLine-v0", "--results-dir", "res", cwd=tmp_path, sites=(site,),
+                    check=True)
+    assert "toy/NoisyLine-v0 — budget 5 — mse (lower is better)" in ran.stdout
+    assert "fine-tune" in ran.stdout and "▲ better" in ran.stdout

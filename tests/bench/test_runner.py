@@ -1,0 +1,128 @@
+"""The grid: records, skips, failures, parallel workers, determinism, artifacts, overhead."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import toytask
+
+from bench.config import RunConfig
+from bench.errors import UsageError
+from bench.methods import METHODS
+from bench.registry import Registry
+from bench.runner import ProcessExecutor, SerialExecutor, execute, plan, run_grid
+from bench.store import ResultStore
+
+
+@pytest.fixture
+def registry() -> Registry:
+    return Registry.from_specs(toytask.TASKS, [*METHODS, *toytask.METHODS])
+
+
+def config(tmp_path, **kw) -> RunConfig:
+    return RunConfig(tasks=["toy/Linear-v0"], results_dir=tmp_path, **kw)
+
+
+def test_plan_expands_the_grid_and_always_includes_scratch(registry, tmp_path):
+    jobs = plan(config(tmp_path, methods=["fine-tune"], seeds=[0, 1], budgets=[4, 8]), registry, "cpu")
+    assert sorted({(j.method, j.budget, j.seed) for j in jobs}) == [
+        (m, b, s) for m in ("fine-tune", "scratch") for b in (4, 8) for s in (0, 1)
+    ]
+    assert len({j.config_hash for j in jobs}) == len(jobs)
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"tasks": ["toy/Linaer-v0"]}, "did you mean 'toy/Linear-v0'"),
+        ({"methods": ["fine-tnue"]}, "did you mean 'fine-tune'"),
+        ({"methods": ["linear-probe"]}, "no selected task implements method 'linear-probe'"),
+        ({"budgets": [5]}, "budget 5 is not offered.*accepted \\(examples\\): 4, 8"),
+        ({"options": {"stepz": 3}}, "unknown task option 'stepz'; did you mean 'steps'"),
+        ({"options": {"steps": "many"}}, "option steps='many'.*expected int"),
+        ({"suite": "quik", "tasks": []}, "unknown suite 'quik'"),
+    ],
+)
+def test_plan_rejects_bad_input_with_one_clear_message(registry, tmp_path, kw, match):
+    base = {"tasks": ["toy/Linear-v0"], "results_dir": tmp_path} | kw
+    with pytest.raises(UsageError, match=match):
+        plan(RunConfig(**base), registry, "cpu")
+
+
+def test_records_hold_everything_and_finished_runs_are_skipped(registry, tmp_path):
+    jobs = plan(config(tmp_path, seeds=[0, 1]), registry, "cpu")
+    first = run_grid(jobs, SerialExecutor(), progress=False)
+    assert len(first.ran) == 8 and not first.failed and not first.skipped
+    r = first.ran[0]
+    assert r.status == "ok" and r.config["task_version"] == 0 and len(r.config_hash) == 64
+    assert r.provenance.packages["numpy"] and r.provenance.hardware["cpu_cores"] >= 1
+    assert r.timings.total_s >= r.timings.target_train_s > 0
+    assert r.breakdowns["mse"].keys() == {"first half", "second half"}
+    again = run_grid(jobs, SerialExecutor(), progress=False)
+    assert not again.ran and len(again.skipped) == 8
+    forced = run_grid(jobs[:2], SerialExecutor(), force=True, progress=False)
+    assert len(forced.ran) == 2
+    assert len(ResultStore(tmp_path).load().records) == 8
+
+
+def test_a_changed_option_is_a_new_run_not_a_skip(registry, tmp_path):
+    run_grid(plan(config(tmp_path, seeds=[0]), registry, "cpu"), SerialExecutor(), progress=False)
+    changed = run_grid(plan(config(tmp_path, seeds=[0], options={"steps": 31}), registry, "cpu"),
+                       SerialExecutor(), progress=False)
+    assert len(changed.ran) == 4 and not changed.skipped
+
+
+def test_a_failing_run_is_recorded_and_the_grid_goes_on(registry, tmp_path):
+    jobs = plan(config(tmp_path, seeds=[0], options={"fail": "fine-tune"}), registry, "cpu")
+    summary = run_grid(jobs, SerialExecutor(), progress=False)
+    assert [r.method for r in summary.failed] == ["fine-tune"]
+    failed = summary.failed[0]
+    assert failed.metrics == {} and "RuntimeError: asked to fail in fine-tune" in failed.error
+    assert sum(r.status == "ok" for r in summary.ran) == 3
+    # a failed run is redone on the next run, and its record replaced
+    retry = run_grid(jobs, SerialExecutor(), progress=False)
+    assert [r.method for r in retry.ran] == ["fine-tune"]
+    assert len(ResultStore(tmp_path).files()) == 4
+
+
+def test_same_config_and_seed_give_identical_metrics(registry, tmp_path):
+    job = plan(config(tmp_path, seeds=[3], methods=["fine-tune"]), registry, "cpu")[0]
+    a, b = execute(job), execute(job)
+    assert a.metrics == b.metrics and a.breakdowns == b.breakdowns and a.config_hash == b.config_hash
+
+
+def test_source_artifact_is_built_once_and_shared(registry, tmp_path):
+    jobs = [j for j in plan(config(tmp_path, seeds=[0]), registry, "cpu") if j.method in ("fine-tune", "zero-shot")]
+    records = [execute(j) for j in jobs]
+    hits = [r.artifacts[0]["hit"] for r in records]
+    assert hits == [False, True]
+    assert records[0].artifacts[0]["key_hash"] == records[1].artifacts[0]["key_hash"]
+    meta = json.loads(next((tmp_path / ".cache" / "artifacts" / "toy-source").glob("*/artifact.json")).read_text())
+    assert meta["key"] == {"seed": 0, "v": 0}
+
+
+def test_process_workers_give_the_same_numbers_as_in_process(registry, tmp_path):
+    jobs = plan(config(tmp_path / "a", seeds=[0, 1]), registry, "cpu")
+    serial = {r.config_hash: r.metrics for r in run_grid(jobs, SerialExecutor(), progress=False).ran}
+    jobs_b = plan(config(tmp_path / "b", seeds=[0, 1]), registry, "cpu")
+    parallel = run_grid(jobs_b, ProcessExecutor(2), progress=False)
+    assert {r.config_hash: r.metrics for r in parallel.ran} == serial
+
+
+def test_a_crashing_worker_is_retried_then_recorded_failed(registry, tmp_path):
+    jobs = plan(config(tmp_path, seeds=[0], options={"crash": "zero-shot"}), registry, "cpu")
+    summary = run_grid(jobs, ProcessExecutor(2), progress=False)
+    by_method = {r.method: r for r in summary.ran}
+    assert len(summary.ran) == 4
+    assert by_method["zero-shot"].status == "failed" and "worker process" in by_method["zero-shot"].error
+    assert {m for m, r in by_method.items() if r.status == "ok"} >= {"scratch", "ridge-oracle"}
+
+
+def test_overhead_is_measured_per_run_and_for_the_grid(registry, tmp_path):
+    summary = run_grid(plan(config(tmp_path, seeds=[0, 1]), registry, "cpu"), SerialExecutor(), progress=False)
+    for r in summary.ran:
+        t = r.timings
+        phases = t.data_s + t.source_train_s + t.target_train_s + t.eval_s
+        assert t.overhead_s == pytest.approx(t.total_s - phases, abs=1e-9)
+    assert 0.0 <= summary.overhead_fraction <= 1.0
