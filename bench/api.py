@@ -114,6 +114,9 @@ class TaskSpec:
     """A method whose mean score is the ceiling for the cross-task normalized score (an oracle)."""
     seconds_per_run: Mapping[str, float] = field(default_factory=dict)
     """Rough CPU seconds per run and method, for ``run --dry-run``'s cost estimate."""
+    smoke_options: Mapping[str, Any] = field(default_factory=dict)
+    """Option overrides that make every method run in seconds, for the contract check
+    (:func:`bench.testing.check_task`); they change the numbers, never the code path."""
 
     def __post_init__(self) -> None:
         m = TASK_ID.match(self.id)
@@ -129,6 +132,10 @@ class TaskSpec:
             raise ValueError(f"task {self.id}: belongs to no suite")
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
         object.__setattr__(self, "seconds_per_run", MappingProxyType(dict(self.seconds_per_run)))
+        unknown = set(self.smoke_options) - set(self.options)
+        if unknown:
+            raise ValueError(f"task {self.id}: smoke_options name unknown options {sorted(unknown)}")
+        object.__setattr__(self, "smoke_options", MappingProxyType(dict(self.smoke_options)))
 
     def __hash__(self) -> int:
         return hash(self.id)

@@ -271,6 +271,8 @@ def render(lb: Leaderboard, fmt: str = "table", plot: str | None = None) -> str:
         parts.append(f"## {title}" if md else f"\n{title}")
         parts.append(table(HEADERS, [_cells(r) for r in rows]))
         parts += [f"- {line}" if md else f"  {line}" for line in _references(lb, task)]
+        if plot and md and (task, budget, opts) == next(s for s in lb.settings() if s[0] == task):
+            parts.append(f"![{task}]({task_plot_name(task)})")
     if lb.aggregates:
         parts.append("## Across tasks" if md else "\nAcross tasks")
         parts.append(table(AGG_HEADERS, _aggregate_rows(lb)))
@@ -333,8 +335,62 @@ def plot_normalized(lb: Leaderboard, path: Path) -> Path | None:
     return path
 
 
+def plot_task(lb: Leaderboard, task: str, path: Path) -> Path | None:
+    """A PNG of one task: each method's mean and 95% interval against the target budget.
+
+    With several budgets this is the data-efficiency curve (one line per method); with one it is
+    a dot-and-whisker chart. Options variants of a task are drawn as separate lines.
+    """
+    rows = [r for r in lb.rows if r.task == task and r.mean is not None]
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    variants = sorted({r.options for r in rows})
+    budgets = sorted({r.budget for r in rows})
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    lines: dict[tuple[str, str], list[Row]] = {}
+    for r in rows:
+        lines.setdefault((r.method, r.options), []).append(r)
+    ordered = sorted(lines.items(), key=lambda kv: (kv[1][0].role != "scratch", kv[0]))
+    for i, ((method, opts), rs) in enumerate(ordered):
+        rs.sort(key=lambda r: r.budget)
+        x = [i] if len(budgets) == 1 else [r.budget for r in rs]
+        y = [r.mean for r in rs]
+        err = [[r.mean - r.ci[0] if r.ci else 0 for r in rs], [r.ci[1] - r.mean if r.ci else 0 for r in rs]]
+        label = method + (f" [{opts}]" if len(variants) > 1 else "") + (" (reference)" if rs[0].role == "reference"
+                                                                         else "")
+        style = {"linestyle": "--" if rs[0].role == "reference" else "-", "linewidth": 2.5 if method == "scratch"
+                 else 1.5, "color": "black" if method == "scratch" else None}
+        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=label, **style)
+    if len(budgets) > 1:
+        ax.set_xscale("log")
+        ax.set_xticks(budgets, [str(b) for b in budgets])
+        ax.set_xlabel("target budget")
+    else:
+        ax.set_xticks(range(len(ordered)), [m for (m, _), _ in ordered], rotation=20)
+        ax.set_xlim(-0.5, len(ordered) - 0.5)
+        ax.set_xlabel(f"method (target budget {budgets[0]})")
+    ax.set_ylabel(lb.units.get(task, "score"))
+    ax.set_title(f"{task}: mean and 95% CI over seeds")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def task_plot_name(task: str) -> str:
+    return "plots/" + task.replace("/", "_") + ".png"
+
+
 def write_files(lb: Leaderboard, results_dir: Path) -> list[Path]:
-    """Write ``leaderboard.md`` and ``leaderboard.png`` into the results directory, atomically."""
+    """Write ``leaderboard.md``, ``leaderboard.png`` and one plot per task into the results directory."""
     from bench.store import atomic_write
 
     results_dir = Path(results_dir)
@@ -342,6 +398,10 @@ def write_files(lb: Leaderboard, results_dir: Path) -> list[Path]:
     png = plot_normalized(lb, results_dir / "leaderboard.png")
     if png:
         written.append(png)
+    for task in dict.fromkeys(r.task for r in lb.rows):
+        p = plot_task(lb, task, results_dir / task_plot_name(task))
+        if p:
+            written.append(p)
     md = results_dir / "leaderboard.md"
     atomic_write(md, render(lb, "md", plot=png.name if png else None))
     written.append(md)
