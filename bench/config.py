@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bench.errors import UsageError, unknown
 
-__all__ = ["RunConfig", "build_config", "parse_seeds", "parse_set"]
+__all__ = ["RunConfig", "build_config", "parse_seeds", "parse_set", "resolve_options"]
 
 
 class RunConfig(BaseModel):
@@ -168,3 +168,18 @@ def check_option(task_id: str, name: str, value: Any, default: Any) -> Any:
             f"expected {type(default).__name__} like the default {default!r}"
         )
     return value
+
+
+def resolve_options(spec: Any, options: dict[str, Any] | Any, strict: bool = True) -> dict[str, Any]:
+    """A task's options: its spec's defaults overridden by ``options``, each checked against its default.
+
+    ``strict`` rejects names the task does not have (a typo must not be silently ignored); the
+    runner passes ``strict=False`` because one ``--set`` may address several tasks at once.
+    """
+    resolved = dict(spec.options)
+    for name, value in dict(options).items():
+        if name in spec.options:
+            resolved[name] = check_option(spec.id, name, value, spec.options[name])
+        elif strict:
+            raise unknown(f"option of task {spec.id}", name, spec.options)
+    return resolved

@@ -42,12 +42,14 @@ class Timings(_Model):
     """Wall-clock seconds of one run, split by phase; ``overhead_s`` is the harness's own share."""
 
     total_s: float
+    setup_s: float = 0.0
+    """Building the task object: importing its libraries, loading fixed data (once per worker)."""
     data_s: float = 0.0
     source_train_s: float = 0.0
     target_train_s: float = 0.0
     eval_s: float = 0.0
     overhead_s: float = 0.0
-    """``total_s`` minus the four phases: task loading, hashing, provenance, bookkeeping."""
+    """``total_s`` minus set-up and the four phases: seeding, memory sampling, result checks."""
 
 
 class Cost(_Model):

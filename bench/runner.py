@@ -32,7 +32,7 @@ import psutil
 from bench import hardware
 from bench.api import PHASES, RunContext, RunResult, Task, TaskSpec
 from bench.artifacts import ArtifactCache
-from bench.config import RunConfig, check_option
+from bench.config import RunConfig, resolve_options
 from bench.errors import UsageError, unknown
 from bench.hashing import config_hash
 from bench.record import Cost, Provenance, Record, Timings
@@ -103,14 +103,6 @@ def select_tasks(config: RunConfig, registry: Registry) -> list[TaskSpec]:
     return specs
 
 
-def resolve_options(spec: TaskSpec, options: dict[str, Any]) -> dict[str, Any]:
-    resolved = dict(spec.options)
-    for name, value in options.items():
-        if name in spec.options:
-            resolved[name] = check_option(spec.id, name, value, spec.options[name])
-    return resolved
-
-
 def plan(config: RunConfig, registry: Registry, device: str) -> list[Job]:
     """Expand the config into jobs; bad names and values raise :class:`UsageError`."""
     specs = select_tasks(config, registry)
@@ -140,7 +132,7 @@ def plan(config: RunConfig, registry: Registry, device: str) -> list[Job]:
         methods = registry.task_methods(spec)
         if config.methods:
             methods = [m for m in methods if m in config.methods or registry.method(m).role == "scratch"]
-        options = resolve_options(spec, config.options)
+        options = resolve_options(spec, config.options, strict=False)
         for b in budgets:
             for m in methods:
                 role = registry.method(m).role
@@ -247,9 +239,12 @@ def execute(job: Job) -> Record:
     )
     result: RunResult | None = None
     error = None
+    setup_s = 0.0
     with _PeakMemory() as memory:
         try:
+            t0 = time.perf_counter()
             task = _task_for(job)
+            setup_s = time.perf_counter() - t0
             _seed_everything(job.seed)
             _gpu_peak_reset()
             result = _check_result(job, task.run(job.method, ctx))
@@ -278,7 +273,8 @@ def execute(job: Job) -> Record:
         metrics={k: float(v) for k, v in result.metrics.items()} if result else {},
         breakdowns=result.breakdowns if result else {},
         curves=result.curves if result else {},
-        timings=Timings(total_s=total, overhead_s=max(0.0, total - sum(phases.values())), **phases),
+        timings=Timings(total_s=total, setup_s=setup_s, overhead_s=max(0.0, total - setup_s - sum(phases.values())),
+                        **phases),
         cost=Cost(
             peak_rss_mb=memory.peak / 2**20,
             peak_gpu_mb=_gpu_peak_mb(),
@@ -428,14 +424,21 @@ class RunSummary:
         return [r for r in self.ran if r.status == "failed"]
 
     @property
-    def overhead_fraction(self) -> float | None:
-        """Share of the grid's wall time spent outside the tasks' own phases.
+    def setup_s(self) -> float:
+        """Seconds the tasks spent being built (library imports, fixed data), once per worker."""
+        return sum(r.timings.setup_s for r in self.ran)
 
-        Everything counts against the harness: planning, skipping finished runs, worker start-up,
-        task loading (library imports included), record writing and progress display.
+    @property
+    def overhead_fraction(self) -> float | None:
+        """Share of the grid's wall time (times workers) that was neither task set-up nor task work.
+
+        Everything else counts against the harness: planning, skipping finished runs, worker
+        start-up, seeding, provenance, record writing, progress display, and idle workers at the
+        end of a parallel grid.
         """
         work = sum(
-            r.timings.data_s + r.timings.source_train_s + r.timings.target_train_s + r.timings.eval_s
+            r.timings.setup_s + r.timings.data_s + r.timings.source_train_s + r.timings.target_train_s
+            + r.timings.eval_s
             for r in self.ran
         )
         return max(0.0, 1 - work / (self.wall_s * self.workers)) if self.ran and self.wall_s else None

@@ -93,8 +93,10 @@ def main(args: argparse.Namespace) -> int:
     }
     config = build_config(args.config, flags, args.sets)
     reg = registry()
+    jobs = plan(config, reg, "cpu")  # names and values are checked before torch is imported
     device = resolve_device(config.device)
-    jobs = plan(config, reg, device)
+    if device != "cpu":
+        jobs = plan(config, reg, device)
     progress = not args.no_progress and sys.stderr.isatty()
     if config.workers == 1 and progress:
         jobs = [Job(**{**j.__dict__, "show_progress": True}) for j in jobs]
@@ -116,7 +118,8 @@ def main(args: argparse.Namespace) -> int:
     print(
         f"\n{len(summary.ran)} run(s) made, {len(summary.failed)} failed, {len(summary.skipped)} skipped "
         f"(already recorded) in {summary.wall_s:.1f} s"
-        + (f"; harness overhead {100 * over:.1f}% of run time" if over is not None else "")
+        + (f"; task set-up (imports, data) {summary.setup_s:.1f} s; harness overhead {100 * over:.1f}% of wall time"
+           if over is not None else "")
         + f". Records and leaderboard.md in {config.results_dir}/",
         file=sys.stderr,
     )

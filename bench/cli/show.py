@@ -52,8 +52,9 @@ def format_record(r: Record) -> str:
     for name, pts in r.curves.items():
         lines.append(f"curve       {name}: " + ", ".join(f"({x:g}, {y:.3g})" for x, y in pts))
     lines.append(
-        f"timings     total {t.total_s:.2f}s = data {t.data_s:.2f} + source {t.source_train_s:.2f} "
-        f"+ target {t.target_train_s:.2f} + eval {t.eval_s:.2f} + harness {t.overhead_s:.2f}"
+        f"timings     total {t.total_s:.2f}s = set-up {t.setup_s:.2f} + data {t.data_s:.2f} "
+        f"+ source {t.source_train_s:.2f} + target {t.target_train_s:.2f} + eval {t.eval_s:.2f} "
+        f"+ harness {t.overhead_s:.2f}"
     )
     lines.append(
         f"cost        peak RSS {c.peak_rss_mb or 0:.0f} MB"

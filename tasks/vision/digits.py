@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -30,6 +31,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from bench.api import RunContext, RunResult, TaskSpec
+from bench.config import resolve_options
 
 __all__ = [
     "DigitsCNN",
@@ -38,6 +40,7 @@ __all__ = [
     "TargetSplit",
     "digit_fonts",
     "downsample_optdigits",
+    "one_torch_thread",
     "render_bitmaps",
     "render_digits",
     "sample_budget",
@@ -60,6 +63,8 @@ BITMAP = 32
 """Side of the binary bitmap, as in optdigits."""
 BLOCK = 4
 """optdigits counts on-pixels in non-overlapping 4x4 blocks of the 32x32 bitmap."""
+RENDER_CHUNK = 1000
+"""Images distorted together; part of what the renderer draws, so fixed for a task version."""
 
 # Options that change the source model; everything else is target-side only.
 SOURCE_OPTIONS = (
@@ -129,8 +134,13 @@ def _glyph(name: str, digit: int, stroke: int) -> Image.Image:
     """
     img = Image.new("L", (CANVAS, CANVAS), 0)
     ImageDraw.Draw(img).text(
-        (CANVAS / 2, CANVAS / 2), str(digit), font=_font(name, CANVAS // 2), fill=255,
-        anchor="mm", stroke_width=stroke, stroke_fill=255,
+        (CANVAS / 2, CANVAS / 2),
+        str(digit),
+        font=_font(name, CANVAS // 2),
+        fill=255,
+        anchor="mm",
+        stroke_width=stroke,
+        stroke_fill=255,
     )
     return img
 
@@ -153,7 +163,8 @@ def downsample_optdigits(bitmaps: np.ndarray) -> np.ndarray:
 class Distortion:
     """How far rendered digits are pushed from clean type towards handwriting.
 
-    Every field is a task option of the same name (and part of the source model's key).
+    The first five fields are task options of the same name (and so part of the source model's
+    key); pen width and threshold range are fixed by the task version.
     """
 
     max_rotation: float = 12.0
@@ -172,7 +183,9 @@ class Distortion:
     """Range of the per-image binarization threshold of the grey glyph (lower: bolder)."""
 
 
-def _render_gray(digit: int, rng: np.random.Generator, fonts: Sequence[str], dist: Distortion) -> np.ndarray:
+def _render_gray(
+    digit: int, rng: np.random.Generator, fonts: Sequence[str], dist: Distortion
+) -> np.ndarray:
     """One digit as a 32x32 grey image in [0, 1]: random font, pen width and affine distortion.
 
     The glyph is cropped to its ink and scaled to fill the bitmap's height, like the size
@@ -191,7 +204,8 @@ def _render_gray(digit: int, rng: np.random.Generator, fonts: Sequence[str], dis
     c = CANVAS / 2
     off = np.array([c, c]) - inv @ np.array([c, c])
     img = img.transform(
-        (CANVAS, CANVAS), Image.Transform.AFFINE,
+        (CANVAS, CANVAS),
+        Image.Transform.AFFINE,
         (inv[0, 0], inv[0, 1], off[0], inv[1, 0], inv[1, 1], off[1]),
         resample=Image.Resampling.BILINEAR,
     )
@@ -241,7 +255,10 @@ def _elastic(gray: np.ndarray, rng: np.random.Generator, alpha: float, sigma: fl
 
 
 def render_bitmaps(
-    n: int, seed: int | Sequence[int], dist: Distortion | None = None, *,
+    n: int,
+    seed: int | Sequence[int],
+    dist: Distortion | None = None,
+    *,
     fonts: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``n`` class-balanced 32x32 binary digit bitmaps and their labels, determined by ``seed``.
@@ -256,23 +273,29 @@ def render_bitmaps(
     dist = dist or Distortion()
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(n) % N_CLASSES).astype(np.int64)
-    if n == 0:
-        return np.zeros((0, BITMAP, BITMAP), dtype=bool), labels
-    gray = np.stack([_render_gray(int(d), rng, fonts, dist) for d in labels])
-    if dist.elastic_sigma > 0 and dist.elastic_alpha > 0:
-        gray = _elastic(gray, rng, dist.elastic_alpha, dist.elastic_sigma)
-    lo, hi = dist.threshold
-    out = gray > rng.uniform(lo, hi, size=(n, 1, 1))
-    if dist.noise > 0:
-        plane = np.zeros((3, 3, 3), dtype=bool)
-        plane[1] = True  # dilate within each image, never across the stack
-        edge = binary_dilation(out, plane) & binary_dilation(~out, plane)
-        out ^= edge & (rng.random(out.shape) < rng.uniform(0.0, dist.noise, size=(n, 1, 1)))
+    out = np.zeros((n, BITMAP, BITMAP), dtype=bool)
+    plane = np.zeros((3, 3, 3), dtype=bool)
+    plane[1] = True  # dilate within each image, never across the stack
+    for start in range(0, n, RENDER_CHUNK):  # chunks bound the memory of the vectorized steps
+        chunk = labels[start : start + RENDER_CHUNK]
+        gray = np.stack([_render_gray(int(d), rng, fonts, dist) for d in chunk])
+        if dist.elastic_sigma > 0 and dist.elastic_alpha > 0:
+            gray = _elastic(gray, rng, dist.elastic_alpha, dist.elastic_sigma)
+        lo, hi = dist.threshold
+        bits = gray > rng.uniform(lo, hi, size=(len(chunk), 1, 1))
+        if dist.noise > 0:
+            edge = binary_dilation(bits, plane) & binary_dilation(~bits, plane)
+            flip = rng.random(bits.shape) < rng.uniform(0.0, dist.noise, size=(len(chunk), 1, 1))
+            bits ^= edge & flip
+        out[start : start + len(chunk)] = bits
     return out, labels
 
 
 def render_digits(
-    n: int, seed: int | Sequence[int], dist: Distortion | None = None, *,
+    n: int,
+    seed: int | Sequence[int],
+    dist: Distortion | None = None,
+    *,
     fonts: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``n`` rendered digits in optdigits form ((n, 8, 8) uint8 in 0..16) and their labels."""
@@ -283,7 +306,7 @@ def render_digits(
 # --- target: scikit-learn's optdigits ----------------------------------------------------------
 @dataclass(frozen=True)
 class TargetSplit:
-    """The fixed split of the real digits: a labelled pool to sample budgets from, and a test set."""
+    """The fixed split of the real digits: a labelled pool to draw budgets from, and a test set."""
 
     pool_x: np.ndarray
     pool_y: np.ndarray
@@ -380,7 +403,8 @@ def predict(model: nn.Module, x: torch.Tensor, batch: int = 1024) -> torch.Tenso
 
 
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    return float((predict(model, x) == y).float().mean())
+    """Fraction of ``x`` classified as ``y`` (an exact count ratio, identical wherever computed)."""
+    return int((predict(model, x) == y).sum()) / len(y)
 
 
 def train(
@@ -405,7 +429,7 @@ def train(
     listed in ``eval_at`` (``steps`` itself meaning after the last one), giving the curve.
     Returns the curve and the number of examples processed.
     """
-    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, foreach=False)
     loss_fn = nn.CrossEntropyLoss()
     n = len(x)
     batch = min(batch_size, n)
@@ -422,7 +446,7 @@ def train(
         if order.size < batch:
             order = np.concatenate([order, rng.permutation(n)])
         idx, order = torch.from_numpy(order[:batch]).to(x.device), order[batch:]
-        opt.zero_grad(set_to_none=True)
+        opt.zero_grad()
         loss = loss_fn(model(x[idx]), y[idx])
         loss.backward()
         opt.step()
@@ -432,23 +456,42 @@ def train(
     return curve, seen
 
 
-def count_params(params: Sequence[nn.Parameter] | Any) -> int:
+def count_params(params: Iterable[nn.Parameter]) -> int:
+    """Number of scalars in ``params``."""
     return int(sum(p.numel() for p in params))
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run the block with one intra-op torch thread, then restore the caller's setting.
+
+    CPU kernels split reductions (the weight gradients of a batch, for one) by thread count, so
+    the same seed gave a different source model with 1 thread than with 2: a serial run and a
+    run in a worker with its share of the cores would disagree. With one thread the numbers do
+    not depend on where the run happens, and this model is too small to gain from more (measured:
+    the source build takes the same time on 1 thread as on 2).
+    """
+    before = torch.get_num_threads()
+    if before == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 # --- the task ----------------------------------------------------------------------------------
 class SynthDigitsTask:
-    """``vision/SynthDigits-v0``: fonts rendered like optdigits as source, real optdigits as target."""
+    """``vision/SynthDigits-v0``: digits rendered from fonts as source, real optdigits as target."""
 
     def __init__(self, spec: TaskSpec, options: Mapping[str, Any]) -> None:
-        unknown = sorted(set(options) - set(spec.options))
-        if unknown:
-            raise ValueError(
-                f"{spec.id}: unknown option(s) {', '.join(unknown)}; "
-                f"options are {', '.join(sorted(spec.options))}"
-            )
         self.spec = spec
-        self.options = {**spec.options, **options}
+        self.options = resolve_options(spec, options)
+        # The first torch.optim optimizer of a process imports torch._dynamo (over a second):
+        # pay it here, in the task's set-up, not in whichever method happens to train first.
+        torch.optim.Adam([torch.zeros(1, requires_grad=True)])
 
     # The public entry point ------------------------------------------------------------------
     def run(self, method: str, ctx: RunContext) -> RunResult:
@@ -458,7 +501,11 @@ class SynthDigitsTask:
                 f"{self.spec.id} does not implement method {method!r}; "
                 f"it implements {', '.join(METHODS)}"
             )
-        opts = {**self.options, **ctx.options}
+        with one_torch_thread():
+            return self._run(method, ctx)
+
+    def _run(self, method: str, ctx: RunContext) -> RunResult:
+        opts = resolve_options(self.spec, {**self.options, **ctx.options})
         device = ctx.device
 
         with ctx.phase("data"):
@@ -489,20 +536,23 @@ class SynthDigitsTask:
                 params = []
             else:
                 params = list(model.parameters())
-            curve, seen = self._train_target(model, params, train_x, train_y, test_x, test_y, ctx, opts)
+            curve, seen = self._train_target(
+                model, params, train_x, train_y, test_x, test_y, ctx, opts
+            )
 
         with ctx.phase("eval"):
             pred = predict(model, test_x).cpu().numpy()
             truth = split.test_y
-            acc = float((pred == truth).mean())
+            acc = int((pred == truth).sum()) / len(truth)
             per_class = {
-                f"digit {c}": float((pred[truth == c] == c).mean()) for c in range(N_CLASSES)
+                f"digit {c}": int((pred[truth == c] == c).sum()) / int((truth == c).sum())
+                for c in range(N_CLASSES)
             }
             if not curve:  # zero-shot: one point, before (and without) target training
                 curve = [(0.0, acc)]
 
         metrics = {"accuracy": acc}
-        if "source_accuracy" in source_info:
+        if source_info.get("source_accuracy") is not None:
             metrics["source_accuracy"] = float(source_info["source_accuracy"])
         return RunResult(
             metrics=metrics,
@@ -522,8 +572,14 @@ class SynthDigitsTask:
 
     # Pieces ------------------------------------------------------------------------------------
     def _train_target(
-        self, model: nn.Module, params: list[nn.Parameter], train_x: torch.Tensor,
-        train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor, ctx: RunContext,
+        self,
+        model: nn.Module,
+        params: list[nn.Parameter],
+        train_x: torch.Tensor,
+        train_y: torch.Tensor,
+        test_x: torch.Tensor,
+        test_y: torch.Tensor,
+        ctx: RunContext,
         opts: Mapping[str, Any],
     ) -> tuple[list[tuple[float, float]], int]:
         """Train ``params`` on the target budget with the shared loop; zero-shot trains nothing."""
@@ -534,11 +590,17 @@ class SynthDigitsTask:
         eval_at = sorted({round(i * steps / (points - 1)) for i in range(points)})
         with ctx.progress(steps, f"{ctx.method} seed {ctx.seed}") as bar:
             return train(
-                model, params, train_x, train_y,
-                steps=steps, lr=float(opts["lr"]), batch_size=int(opts["batch_size"]),
+                model,
+                params,
+                train_x,
+                train_y,
+                steps=steps,
+                lr=float(opts["lr"]),
+                batch_size=int(opts["batch_size"]),
                 weight_decay=float(opts["weight_decay"]),
                 rng=np.random.default_rng([ctx.seed, STREAM_TARGET_BATCHES]),
-                on_step=bar.update, eval_at=eval_at,
+                on_step=bar.update,
+                eval_at=eval_at,
                 evaluate=lambda: accuracy(model, test_x, test_y),
             )
 
@@ -546,17 +608,24 @@ class SynthDigitsTask:
         self, ctx: RunContext, opts: Mapping[str, Any]
     ) -> tuple[DigitsCNN, dict[str, Any]]:
         """The source model for this seed and these options, built once and then loaded."""
+        import matplotlib
+        import PIL
+
         fonts = digit_fonts()
+        # The rendered source depends on the font files matplotlib ships and on Pillow's
+        # FreeType rasterization, so their versions are part of what the artifact is.
         key = {
             "task": self.spec.id,
             "artifact": "source-model",
             "format": ARTIFACT_FORMAT,
             "seed": ctx.seed,
             "fonts": list(fonts),
+            "matplotlib": matplotlib.__version__,
+            "pillow": PIL.__version__,
             **{k: opts[k] for k in SOURCE_OPTIONS},
         }
         path = ctx.artifacts.get_or_build(
-            "source-model", key, lambda out: self._build_source(out, ctx.seed, opts, fonts)
+            "source-model", key, lambda out: self._build_source(out, ctx, opts, fonts)
         )
         model = DigitsCNN(int(opts["width"]))
         model.load_state_dict(load_file(str(path / "model.safetensors")))
@@ -564,11 +633,14 @@ class SynthDigitsTask:
         return model.to(ctx.device), info
 
     @staticmethod
-    def _build_source(out: Path, seed: int, opts: Mapping[str, Any], fonts: Sequence[str]) -> None:
+    def _build_source(
+        out: Path, ctx: RunContext, opts: Mapping[str, Any], fonts: Sequence[str]
+    ) -> None:
         """Render the source digits, train the CNN on them, save weights and held-out accuracy.
 
         Trained on the CPU whatever the run's device, so the artifact is the same everywhere.
         """
+        seed = ctx.seed
         dist = Distortion(**{k: float(opts[k]) for k in DISTORTION_OPTIONS})
         n_train, n_test = int(opts["source_images"]), int(opts["source_test_images"])
         x, y = render_digits(n_train, [seed, STREAM_SOURCE_RENDER], dist, fonts=fonts)
@@ -578,10 +650,23 @@ class SynthDigitsTask:
         model = DigitsCNN(int(opts["width"]))
         batch = int(opts["source_batch_size"])
         steps = int(opts["source_epochs"]) * math.ceil(n_train / batch)
-        train(model, list(model.parameters()), xt, yt, steps=steps, lr=float(opts["source_lr"]),
-              batch_size=batch, rng=np.random.default_rng([seed, STREAM_SOURCE_BATCHES]))
-        acc = accuracy(model, to_tensor(hx, "cpu"), torch.from_numpy(hy)) if n_test else float("nan")
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()},
-                  str(out / "model.safetensors"))
+        with ctx.progress(steps, f"source model seed {seed}") as bar:
+            train(
+                model,
+                list(model.parameters()),
+                xt,
+                yt,
+                steps=steps,
+                lr=float(opts["source_lr"]),
+                batch_size=batch,
+                rng=np.random.default_rng([seed, STREAM_SOURCE_BATCHES]),
+                on_step=bar.update,
+            )
+        # Held-out rendered digits: how well the source task itself was learned.
+        acc = accuracy(model, to_tensor(hx, "cpu"), torch.from_numpy(hy)) if n_test else None
+        save_file(
+            {k: v.contiguous() for k, v in model.state_dict().items()},
+            str(out / "model.safetensors"),
+        )
         info = {"source_accuracy": acc, "source_steps": steps, "n_fonts": len(fonts)}
         (out / "source.json").write_text(json.dumps(info, indent=2))

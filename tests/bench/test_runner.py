@@ -123,6 +123,6 @@ def test_overhead_is_measured_per_run_and_for_the_grid(registry, tmp_path):
     summary = run_grid(plan(config(tmp_path, seeds=[0, 1]), registry, "cpu"), SerialExecutor(), progress=False)
     for r in summary.ran:
         t = r.timings
-        phases = t.data_s + t.source_train_s + t.target_train_s + t.eval_s
+        phases = t.setup_s + t.data_s + t.source_train_s + t.target_train_s + t.eval_s
         assert t.overhead_s == pytest.approx(t.total_s - phases, abs=1e-9)
     assert 0.0 <= summary.overhead_fraction <= 1.0
