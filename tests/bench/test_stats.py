@@ -36,8 +36,14 @@ def test_bootstrap_coverage_is_close_to_nominal():
     assert 0.85 <= covered / 200 <= 0.99
 
 
-def test_iqm_ignores_outliers():
+def test_iqm_ignores_outliers_and_matches_scipy():
+    from scipy.stats import trim_mean
+
     assert iqm([1, 2, 3, 4, 100, -100, 2.5, 3.5]) == pytest.approx(2.75)
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 3, 5, 8, 13):
+        x = rng.normal(size=n)
+        assert iqm(x) == pytest.approx(trim_mean(x, 0.25))
 
 
 def test_stratified_iqm_resamples_within_tasks():
