@@ -21,6 +21,7 @@ import threading
 import time
 import traceback
 from collections.abc import Generator, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from math import isfinite
@@ -206,6 +207,29 @@ def _gpu_peak_mb() -> float | None:
     return None
 
 
+@contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send whatever a task prints, from Python or native code, to stderr while it runs.
+
+    stdout is the leaderboard's (``--format json`` must stay parseable); simulators and libraries
+    that print banners at the file-descriptor level would otherwise interleave with it.
+    """
+    try:
+        out, err = sys.stdout.fileno(), sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real descriptors (captured, embedded)
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(out)
+    os.dup2(err, out)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, out)
+        os.close(saved)
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -240,7 +264,7 @@ def execute(job: Job) -> Record:
     result: RunResult | None = None
     error = None
     setup_s = 0.0
-    with _PeakMemory() as memory:
+    with _PeakMemory() as memory, _stdout_to_stderr():
         try:
             t0 = time.perf_counter()
             task = _task_for(job)

@@ -17,8 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +31,7 @@ from torch import nn
 
 from bench.api import RunContext, RunResult, TaskSpec
 from bench.config import resolve_options
+from tasks.common import one_torch_thread
 
 __all__ = [
     "DigitsCNN",
@@ -40,7 +40,6 @@ __all__ = [
     "TargetSplit",
     "digit_fonts",
     "downsample_optdigits",
-    "one_torch_thread",
     "render_bitmaps",
     "render_digits",
     "sample_budget",
@@ -459,27 +458,6 @@ def train(
 def count_params(params: Iterable[nn.Parameter]) -> int:
     """Number of scalars in ``params``."""
     return int(sum(p.numel() for p in params))
-
-
-@contextmanager
-def one_torch_thread() -> Iterator[None]:
-    """Run the block with one intra-op torch thread, then restore the caller's setting.
-
-    CPU kernels split reductions (the weight gradients of a batch, for one) by thread count, so
-    the same seed gave a different source model with 1 thread than with 2: a serial run and a
-    run in a worker with its share of the cores would disagree. With one thread the numbers do
-    not depend on where the run happens, and this model is too small to gain from more (measured:
-    the source build takes the same time on 1 thread as on 2).
-    """
-    before = torch.get_num_threads()
-    if before == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 # --- the task ----------------------------------------------------------------------------------

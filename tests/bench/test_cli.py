@@ -170,3 +170,10 @@ def test_readme_plugin_example_installs_with_pip_and_runs(tmp_path):
                     check=True)
     assert "toy/NoisyLine-v0 — budget 5 — mse (lower is better)" in ran.stdout
     assert "fine-tune" in ran.stdout and "▲ better" in ran.stdout
+
+
+def test_stdout_carries_only_the_leaderboard_when_tasks_print(toy_site, tmp_path):
+    proc = bench_cli("run", "--task", TOY, "--seeds", "2", "--results-dir", "res", "--format", "json",
+                     "--set", "options.chatter=true", cwd=tmp_path, sites=(toy_site,), check=True)
+    assert json.loads(proc.stdout)["rows"]
+    assert "argv[0]=" in proc.stderr and "a stray print" in proc.stderr

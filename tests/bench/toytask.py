@@ -29,7 +29,7 @@ TASKS = [
         budget_unit="examples",
         methods=("scratch", "zero-shot", "fine-tune", "ridge-oracle"),
         suites=("toy",),
-        options={"steps": 30, "sleep": 0.0, "fail": "", "crash": "", "shift": 0.2},
+        options={"steps": 30, "sleep": 0.0, "fail": "", "crash": "", "shift": 0.2, "chatter": False},
         seconds_per_run={"scratch": 0.01, "fine-tune": 0.02},
     )
 ]
@@ -55,6 +55,9 @@ class ToyTask:
 
     def run(self, method: str, ctx: RunContext) -> RunResult:
         o = self.options
+        if o["chatter"]:  # like a simulator's banner, below Python's sys.stdout
+            os.write(1, b"argv[0]=\n")
+            print("a stray print")
         if o["sleep"]:
             time.sleep(o["sleep"])
         if method in o["fail"].split(","):
