@@ -1,0 +1,127 @@
+"""Specs of the sim-to-real family, registered through the ``transferbench.tasks`` entry point.
+
+Metadata only (no gymnasium, pybullet or torch): the named target conditions, the robustness
+grid and the randomization ranges are plain data here, part of each task's versioned spec, and
+turned into :class:`tasks.sim2real.dynamics.Dynamics` by the implementation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.api import MethodSpec, TaskSpec
+
+__all__ = ["METHODS", "SETTINGS", "TASKS"]
+
+PYBULLET_CITATION = """@misc{coumans2021pybullet,
+  title={PyBullet, a Python module for physics simulation for games, robotics and machine learning},
+  author={Coumans, Erwin and Bai, Yunfei},
+  howpublished={\\url{http://pybullet.org}},
+  year={2016--2021}
+}"""
+
+RL_ZOO_CITATION = """@misc{rl-zoo3,
+  author={Raffin, Antonin},
+  title={RL Baselines3 Zoo},
+  year={2020},
+  publisher={GitHub},
+  howpublished={\\url{https://github.com/DLR-RM/rl-baselines3-zoo}}
+}"""
+
+METHODS = (
+    MethodSpec(
+        "domain-randomization",
+        "transfer",
+        "Source policy trained on dynamics sampled per episode from a range that covers the target.",
+        citation="""@inproceedings{tobin2017domain,
+  title={Domain randomization for transferring deep neural networks from simulation to the real world},
+  author={Tobin, Josh and Fong, Rachel and Ray, Alex and Schneider, Jonas and Zaremba, Wojciech and Abbeel, Pieter},
+  booktitle={IEEE/RSJ International Conference on Intelligent Robots and Systems (IROS)},
+  pages={23--30},
+  year={2017}
+}""",
+    ),
+    MethodSpec(
+        "domain-randomization-narrow",
+        "transfer",
+        "Domain randomization over a range that does NOT cover the target: what randomizing the wrong thing buys.",
+        citation="""@inproceedings{peng2018sim,
+  title={Sim-to-real transfer of robotic control with dynamics randomization},
+  author={Peng, Xue Bin and Andrychowicz, Marcin and Zaremba, Wojciech and Abbeel, Pieter},
+  booktitle={IEEE International Conference on Robotics and Automation (ICRA)},
+  pages={3803--3810},
+  year={2018}
+}""",
+    ),
+)
+
+# Named target conditions, the robustness grid and the randomization ranges, per environment.
+# Values are Dynamics fields (see tasks/sim2real/dynamics.py); link names are the model file's.
+PENDULUM: dict[str, Any] = {
+    "env_id": "InvertedPendulumBulletEnv-v0",
+    "conditions": {
+        "heavy-pole": {"link_mass_scale": {"pole": 3.0}},
+        "weak-motor": {"motor_strength": 0.4},
+        "damped": {"joint_damping": 0.5},
+        "delayed": {"latency_steps": 2},
+        "combined": {"link_mass_scale": {"pole": 3.0}, "motor_strength": 0.4, "latency_steps": 1},
+    },
+    "grid": {
+        "motor_strength": [1.0, 0.7, 0.5, 0.35, 0.25],
+        "link_mass_scale.pole": [1.0, 2.0, 3.0, 4.0, 6.0],
+    },
+    "ranges": {
+        "wide": {"link_mass_scale": {"pole": [0.8, 3.0]}, "motor_strength": [0.4, 1.1], "latency_steps": [0, 2]},
+        "narrow": {"link_mass_scale": {"pole": [0.9, 1.2]}, "motor_strength": [0.9, 1.1], "latency_steps": [0, 0]},
+    },
+}
+
+SETTINGS: dict[str, dict[str, Any]] = {
+    "sim2real/PendulumCombined-v0": {**PENDULUM, "target": "combined"},
+}
+
+_OPTIONS = {
+    "source_steps": 100_000,
+    "n_envs": 4,
+    "n_steps": 512,
+    "batch_size": 128,
+    "n_epochs": 10,
+    "learning_rate": 3e-4,
+    "gamma": 0.99,
+    "gae_lambda": 0.95,
+    "clip_range": 0.2,
+    "ent_coef": 0.0,
+    "net_width": 64,
+    "eval_episodes": 8,
+    "grid_episodes": 4,
+    "eval_points": 5,
+}
+
+TASKS = (
+    TaskSpec(
+        id="sim2real/PendulumCombined-v0",
+        entry_point="tasks.sim2real.task:from_spec",
+        summary=(
+            "Balance a cart-pole trained in nominal simulation on held-out 'real' dynamics: a heavier "
+            "pole, a weaker motor and one step of actuation latency at once."
+        ),
+        source="InvertedPendulumBulletEnv-v0 (pybullet_envs_gymnasium) with nominal dynamics",
+        target="the same robot with pole mass x3, motor strength x0.4 and 1 step of actuation latency",
+        metric="return",
+        higher_is_better=True,
+        budgets=(5_000, 10_000, 20_000),
+        default_budget=10_000,
+        budget_unit="target env steps",
+        methods=(
+            "scratch", "zero-shot", "domain-randomization", "domain-randomization-narrow", "fine-tune", "oracle",
+        ),
+        suites=("sim2real",),
+        options=_OPTIONS,
+        smoke_options={"source_steps": 1024, "n_envs": 2, "n_steps": 256, "batch_size": 64, "n_epochs": 1,
+                       "eval_episodes": 2, "grid_episodes": 1, "eval_points": 2},
+        reference_method="oracle",
+        citation=PYBULLET_CITATION,
+        seconds_per_run={"scratch": 5, "zero-shot": 45, "domain-randomization": 45,
+                         "domain-randomization-narrow": 45, "fine-tune": 5, "oracle": 45},
+    ),
+)
