@@ -178,6 +178,23 @@ def _link_name(owner: str, key: Any) -> str:
     return key
 
 
+def _normalize_fields(obj: Any, per_link: str, check: Callable[[str, Any, str], Any]) -> dict[str, Any]:
+    """Every field of a :class:`Dynamics` or :class:`DynamicsRange` checked by ``check(name, value, label)``."""
+    owner = type(obj).__name__
+    out: dict[str, Any] = {}
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if f.name == "link_mass_scale":
+            if not isinstance(value, Mapping):
+                raise ValueError(f"{owner}.link_mass_scale must map link names to {per_link}, not {value!r}")
+            out[f.name] = FrozenMap({
+                _link_name(owner, k): check("link_mass_scale", v, f"link_mass_scale[{k!r}]") for k, v in value.items()
+            })
+        else:
+            out[f.name] = check(f.name, value, f.name)
+    return out
+
+
 def _unknown_keys(cls: type, d: Mapping[str, Any]) -> None:
     names = [f.name for f in fields(cls)]
     unknown = sorted(set(d) - set(names))
@@ -222,19 +239,7 @@ class Dynamics:
             object.__setattr__(self, name, value)
 
     def _normalized(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name == "link_mass_scale":
-                if not isinstance(value, Mapping):
-                    raise ValueError(f"Dynamics.link_mass_scale must be a mapping of link name to scale, not {value!r}")
-                out[f.name] = FrozenMap({
-                    _link_name("Dynamics", k): _checked("Dynamics", "link_mass_scale", v, f"link_mass_scale[{k!r}]")
-                    for k, v in value.items()
-                })
-            else:
-                out[f.name] = _checked("Dynamics", f.name, value)
-        return out
+        return _normalize_fields(self, "a scale", lambda name, v, label: _checked("Dynamics", name, v, label))
 
     def validate(self) -> None:
         """Raise ValueError naming the field, the value and the accepted range if one is out of range."""
@@ -294,19 +299,7 @@ class DynamicsRange:
             object.__setattr__(self, name, value)
 
     def _normalized(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name == "link_mass_scale":
-                if not isinstance(value, Mapping):
-                    raise ValueError(f"DynamicsRange.link_mass_scale must map link names to (low, high), not {value!r}")
-                out[f.name] = FrozenMap({
-                    _link_name("DynamicsRange", k): _pair("link_mass_scale", v, f"link_mass_scale[{k!r}]")
-                    for k, v in value.items()
-                })
-            else:
-                out[f.name] = _pair(f.name, value, f.name)
-        return out
+        return _normalize_fields(self, "(low, high)", _pair)
 
     def validate(self) -> None:
         """Raise ValueError if a range is malformed, inverted or reaches outside :data:`LIMITS`."""
