@@ -958,7 +958,9 @@ def make_env(
     """
     import pybullet_envs_gymnasium  # noqa: F401  (registers the Bullet envs with gymnasium)
 
-    env = gym.make(env_id, render_mode=render_mode, **kwargs)
+    if render_mode is not None:  # a plugin env need not accept render_mode at all
+        kwargs["render_mode"] = render_mode
+    env = gym.make(env_id, **kwargs)
     if seed is not None:
         env.action_space.seed(seed)
     if dynamics is None:
