@@ -230,6 +230,20 @@ def _stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+def _provenance() -> Provenance:
+    """Versions, git state and hardware of this process (cached pieces, cheap per record)."""
+    revision, dirty = hardware.git_state()
+    return Provenance(
+        harness_version=hardware.harness_version(),
+        python=sys.version.split()[0],
+        packages=hardware.packages(),
+        git_revision=revision,
+        git_dirty=dirty,
+        hardware=hardware.hardware(),
+        hostname=hardware.hostname(),
+    )
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -280,7 +294,6 @@ def execute(job: Job) -> Record:
     phases = {f"{p}_s": ctx.timings[p] for p in PHASES}
     train_s = ctx.timings["target_train"]
     samples = result.train_samples if result else 0
-    revision, dirty = hardware.git_state()
     record = Record(
         task=job.spec.id,
         task_version=job.spec.version,
@@ -309,15 +322,7 @@ def execute(job: Job) -> Record:
         ),
         artifacts=ctx.artifacts.uses(),
         extra=result.extra if result else {},
-        provenance=Provenance(
-            harness_version=hardware.harness_version(),
-            python=sys.version.split()[0],
-            packages=hardware.packages(),
-            git_revision=revision,
-            git_dirty=dirty,
-            hardware=hardware.hardware(),
-            hostname=hardware.hostname(),
-        ),
+        provenance=_provenance(),
         started_at=started_at,
         finished_at=_now(),
     )
@@ -410,17 +415,12 @@ def _execute_claimed(job: Job, claims: str) -> Record:
 
 def _failed_record(job: Job, error: str) -> Record:
     """A failed record written by the driver for a run whose worker could not write one."""
-    revision, dirty = hardware.git_state()
     record = Record(
         task=job.spec.id, task_version=job.spec.version, method=job.method, role=job.role,  # type: ignore[arg-type]
         seed=job.seed, budget=job.budget, config=job.config, config_hash=job.config_hash,
         status="failed", error=error, metric=job.spec.metric, higher_is_better=job.spec.higher_is_better,
         timings=Timings(total_s=0.0),
-        provenance=Provenance(
-            harness_version=hardware.harness_version(), python=sys.version.split()[0],
-            packages=hardware.packages(), git_revision=revision, git_dirty=dirty,
-            hardware=hardware.hardware(), hostname=hardware.hostname(),
-        ),
+        provenance=_provenance(),
         started_at=_now(), finished_at=_now(),
     )
     ResultStore(job.results_dir).write(record)

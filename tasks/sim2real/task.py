@@ -111,7 +111,11 @@ class SimToRealTask:
         return [float(r) for r in returns]
 
     def train(self, model: Any, steps: int, ctx: RunContext, curve_on: Any = None) -> list[tuple[float, float]]:
-        """Train ``model`` for ``steps`` env steps; with ``curve_on`` (dynamics), return the learning curve."""
+        """Train ``model`` for ``steps`` env steps; with ``curve_on`` (dynamics), return the learning curve.
+
+        The curve's points are taken before each chunk of training; the caller adds the final point
+        from its own evaluation of the trained model, so that it is not evaluated twice.
+        """
         points = max(1, self.options["eval_points"] - 1)
         chunk = max(1, steps // points) if curve_on is not None else steps
         curve: list[tuple[float, float]] = []
@@ -125,8 +129,6 @@ class SimToRealTask:
             done += n
             bar.update(n)
         bar.close()
-        if curve_on is not None:
-            curve.append((float(done), self._mean_return(model, curve_on, ctx)))
         return curve
 
     def _mean_return(self, model: Any, dynamics: Any, ctx: RunContext, episodes: int | None = None) -> float:
@@ -191,6 +193,8 @@ class SimToRealTask:
         with ctx.phase("eval"):
             target_returns = self.evaluate(model, self.target, o["eval_episodes"], ctx.seed)
             target_return = float(np.mean(target_returns))
+            if curve:
+                curve.append((float(train_steps), target_return))
             source_return = self._mean_return(model, self.nominal, ctx)
             conditions = {name: self._mean_return(model, _dynamics(d), ctx, o["grid_episodes"])
                           for name, d in self.setting["conditions"].items()}
