@@ -15,9 +15,10 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -117,6 +118,16 @@ class TaskSpec:
     smoke_options: Mapping[str, Any] = field(default_factory=dict)
     """Option overrides that make every method run in seconds, for the contract check
     (:func:`bench.testing.check_task`); they change the numbers, never the code path."""
+    smoke_budget: int | None = None
+    """Target budget for the contract check where the smallest of ``budgets`` takes minutes (it
+    need not be one of ``budgets``); None: the smallest budget."""
+    columns: tuple[str, ...] = ()
+    """Secondary metrics (keys of ``RunResult.metrics``) the leaderboard shows beside the main
+    one, as means over seeds: a reality gap, a worst case over a perturbation grid, a jumpstart."""
+    learning_curve: str | None = None
+    """Name of the ``RunResult.curves`` entry holding the main metric against target budget
+    spent; the leaderboard derives from it how much budget each method needs to reach
+    scratch's final score."""
 
     def __post_init__(self) -> None:
         m = TASK_ID.match(self.id)
@@ -174,6 +185,8 @@ class RunResult:
     """Target examples (or environment steps) processed in target training, for throughput."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Anything else worth keeping in the record (JSON-serializable)."""
+    files: dict[str, str] = field(default_factory=dict)
+    """Files the run wrote into ``RunContext.output_dir`` (a rollout GIF, a plot): label -> path."""
 
 
 class RunContext:
@@ -195,6 +208,8 @@ class RunContext:
         options: Mapping[str, Any],
         artifacts: ArtifactCache,
         show_progress: bool = False,
+        workers: int = 1,
+        output_dir: Path | None = None,
     ) -> None:
         self.task = task
         self.method = method
@@ -204,6 +219,10 @@ class RunContext:
         self.options = MappingProxyType(dict(options))
         self.artifacts = artifacts
         self.show_progress = show_progress
+        self.workers = workers
+        """CPU processes this run may use for :meth:`map` (its share of the machine)."""
+        self.output_dir = output_dir
+        """Where the run may write files it names in ``RunResult.files`` (None: nowhere)."""
         self.log = logging.getLogger(f"transferbench.{task.family}")
         self.timings: dict[str, float] = dict.fromkeys(PHASES, 0.0)
         self._active: str | None = None
@@ -228,6 +247,18 @@ class RunContext:
         from tqdm.auto import tqdm
 
         return tqdm(total=total, desc=desc, leave=False, disable=not self.show_progress, unit="step")
+
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        """``[fn(x) for x in items]`` spread over this run's :attr:`workers` processes.
+
+        For independent, CPU-bound pieces of one run (evaluating a policy on many perturbed
+        targets). ``fn`` and the items must pickle; worker processes are spawned, so ``fn``
+        should live in a module that imports only what it needs.
+        """
+        from bench.parallel import parallel_map
+
+        return parallel_map(fn, items, self.workers)
 
 
 @runtime_checkable

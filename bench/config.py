@@ -8,6 +8,7 @@ selected tasks accept.
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -34,7 +35,8 @@ class RunConfig(BaseModel):
     budgets: list[int] = Field(default_factory=list)
     """Target budgets (empty: each task's default)."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    workers: int = Field(1, ge=1, le=256)
+    workers: int | Literal["auto"] = "auto"
+    """Runs in parallel processes; ``auto``: one per CPU core, at most one per pending run."""
     results_dir: Path = Path("results")
     force: bool = False
     """Run again even where a record of the same config exists, and overwrite it."""
@@ -47,6 +49,22 @@ class RunConfig(BaseModel):
         if isinstance(v, (int, str)) and not isinstance(v, bool):
             return parse_seeds(str(v))
         return v
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _workers(cls, v: Any) -> Any:
+        if v == "auto":
+            return v
+        n = int(v) if isinstance(v, int | str) and not isinstance(v, bool) and str(v).strip().isdigit() else 0
+        if not 1 <= n <= 256:
+            raise ValueError("must be 'auto' or a whole number from 1 to 256")
+        return n
+
+    def worker_count(self, pending: int) -> int:
+        """The number of worker processes for ``pending`` runs."""
+        if self.workers == "auto":
+            return max(1, min(os.cpu_count() or 1, pending))
+        return int(self.workers)
 
     @field_validator("seeds", "budgets")
     @classmethod
@@ -146,7 +164,9 @@ def build_config(
         if err["type"] == "extra_forbidden":
             raise unknown("config key", where, sorted(RunConfig.model_fields)) from None
         got = err.get("input")
-        raise UsageError(f"config {where}={got!r}: {err['msg']}") from None
+        shown = got if isinstance(got, str) and got.strip().lstrip("-").isdigit() else repr(got)
+        msg = err["msg"].removeprefix("Value error, ")
+        raise UsageError(f"config {where}={shown}: {msg}") from None
 
 
 def check_option(task_id: str, name: str, value: Any, default: Any) -> Any:

@@ -5,8 +5,10 @@ interval, its gain over the from-scratch baseline with an interval, a verdict th
 "no significant difference" unless the interval excludes zero, and cost columns. Across tasks:
 a normalized score per method, aggregated with the IQM and a stratified bootstrap interval.
 
-Numbers come only from records; task specs, where installed, add published reference results
-and the normalization ceiling.
+Numbers come only from records; task specs, where installed, add published reference results,
+the normalization ceiling, the secondary metrics shown beside the main one and the learning
+curve from which the budget each method needs to match scratch is read. Nothing here knows a
+task family: per-target plots are driven by the shape of breakdown keys (``<prefix> axis=value``).
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ import csv
 import io
 import json
 import math
+import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
@@ -28,10 +32,15 @@ from bench.hashing import config_hash
 from bench.record import Record
 from bench.stats import bootstrap_ci, difference_ci, stratified_iqm_ci
 
-__all__ = ["FORMATS", "Aggregate", "Leaderboard", "Row", "build", "render", "write_files"]
+__all__ = ["FORMATS", "Aggregate", "Leaderboard", "Robustness", "Row", "budget_to_reach", "build", "plot_robustness",
+           "render", "robustness", "write_files"]
 
 FORMATS = ("table", "md", "csv", "latex", "json")
 BETTER, WORSE, NS = "better", "negative transfer", "n.s."
+ROLLOUT = "rollout"
+"""The ``Record.files`` label whose file the Markdown leaderboard shows as an image per task."""
+GRID_POINT = re.compile(r"^(?P<axis>[^=\s]+)=(?P<value>-?[0-9.eE+-]+)$")
+"""The last word of a breakdown key that is a point on a perturbation axis, e.g. ``motor_strength=0.7``."""
 
 
 @dataclass
@@ -52,12 +61,21 @@ class Row:
     """Mean minus scratch's mean, signed so that positive is better."""
     gain_ci: tuple[float, float] | None = None
     verdict: str = ""
+    columns: dict[str, float | None] = field(default_factory=dict)
+    """Means over ok seeds of the task's secondary metrics (``TaskSpec.columns``), in the spec's order."""
+    budget_to_scratch: float | None = None
+    """Target budget by which half the seeds' learning curves reach scratch's mean final score (see
+    :func:`budget_to_reach`); None when the task names no learning curve or there is none to read."""
+    budget_to_scratch_censored: bool = False
+    """More than half the seeds never reach it: ``budget_to_scratch`` is then the setting's budget, a lower bound."""
     wall_s: float | None = None
     source_s: float | None = None
     """Seconds spent building the shared source artifacts this method starts from (once per seed)."""
     peak_mb: float | None = None
     trainable_params: int | None = None
     total_params: int | None = None
+    files: dict[str, str] = field(default_factory=dict)
+    """Per ``Record.files`` label, the file of the lowest ok seed that has one (relative to the results directory)."""
 
 
 @dataclass
@@ -80,6 +98,15 @@ class Leaderboard:
     """Per task: the main metric's name and direction, e.g. 'accuracy (higher is better)'."""
     normalization: str = ""
     problems: list[str] = field(default_factory=list)
+    columns: dict[str, list[str]] = field(default_factory=dict)
+    """Per task: the secondary metrics shown beside the main one, which differ between tasks."""
+    budget_units: dict[str, str] = field(default_factory=dict)
+    """Per task with a learning curve: its budget unit, which names the 'to scratch's final' column."""
+    default_budgets: dict[str, int] = field(default_factory=dict)
+    """Per task with an installed spec: the budget whose setting stands for the task in per-task plots."""
+    breakdowns: dict[tuple[str, int, str], dict[str, dict[str, list[float]]]] = field(default_factory=dict)
+    """Per setting and method: the main metric's breakdown as {key: values over ok seeds}, kept for the
+    plots (which need every seed for their intervals) and left out of the rendered formats."""
 
     def settings(self) -> list[tuple[str, int, str]]:
         seen: dict[tuple[str, int, str], None] = {}
@@ -96,6 +123,56 @@ def _sign(records: Sequence[Record]) -> float:
     return 1.0 if records[0].higher_is_better else -1.0
 
 
+def _final_mean(records: Sequence[Record], curve: str) -> float | None:
+    """Mean over ok seeds of the last point (largest x) of a learning curve: scratch's full-budget level."""
+    finals = [max(r.curves[curve], key=lambda p: p[0])[1] for r in records if r.status == "ok" and r.curves.get(curve)]
+    return _mean(finals)
+
+
+def _first_reach(curve: Sequence[tuple[float, float]], target: float, sign: float) -> float | None:
+    """The smallest x whose y is at least as good as ``target``; None if no point is.
+
+    The tolerance keeps a seed whose final score equals a mean of identical finals from missing it
+    by float rounding.
+    """
+    tol = 1e-9 * max(1.0, abs(target))
+    return next((x for x, y in sorted(curve, key=lambda p: p[0]) if sign * (y - target) >= -tol), None)
+
+
+def budget_to_reach(crossings: Sequence[float | None], budget: float) -> tuple[float, bool] | None:
+    """Median over seeds of the budget at which each seed first reaches a score; None for no seeds.
+
+    Seeds that never reach it (None) are censored at the budget, so an ordinary median would
+    invent a number; this is the Kaplan-Meier median for that censoring: the smallest budget by
+    which at least half the seeds have reached the score (the lower median when none is censored,
+    which is also a budget some seed was actually evaluated at). Returns ``(value, censored)``;
+    censored, with value ``budget``, means more than half the seeds never reach it within it.
+    """
+    if not crossings:
+        return None
+    reached = sorted(x for x in crossings if x is not None)
+    need = math.ceil(len(crossings) / 2)
+    if len(reached) < need:
+        return float(budget), True
+    return float(reached[need - 1]), False
+
+
+def _first_files(records: Sequence[Record]) -> dict[str, str]:
+    files: dict[str, str] = {}
+    for r in sorted(records, key=lambda r: r.seed):
+        for label, path in r.files.items():
+            files.setdefault(label, path)
+    return files
+
+
+def _breakdown_values(records: Sequence[Record]) -> dict[str, list[float]]:
+    values: dict[str, list[float]] = defaultdict(list)
+    for r in records:
+        for key, value in r.breakdowns.get(r.metric, {}).items():
+            values[key].append(value)
+    return dict(values)
+
+
 def build(
     records: Sequence[Record], specs: Mapping[str, TaskSpec] | None = None, problems: Sequence[str] = ()
 ) -> Leaderboard:
@@ -108,6 +185,9 @@ def build(
     rows: list[Row] = []
     per_method_scores: dict[str, list[list[float]]] = defaultdict(list)
     units: dict[str, str] = {}
+    columns: dict[str, list[str]] = {}
+    budget_units: dict[str, str] = {}
+    breakdowns: dict[tuple[str, int, str], dict[str, dict[str, list[float]]]] = {}
     ceilings_used = False
     for (task, budget, opts), by_method in sorted(groups.items()):
         any_rec = next(iter(by_method.values()))[0]
@@ -117,6 +197,14 @@ def build(
         spec = specs.get(task)
         ceiling_method = spec.reference_method if spec else None
         ceiling = [r.score for r in by_method.get(ceiling_method or "", []) if r.score is not None]
+        shown = list(spec.columns) if spec else []
+        if shown:
+            columns[task] = shown
+        curve = spec.learning_curve if spec else None
+        if spec and curve:
+            budget_units[task] = spec.budget_unit
+        scratch_final = _final_mean(by_method.get("scratch", []), curve) if curve else None
+        breakdowns[(task, budget, opts)] = {}
         table_rows = []
         for method, recs in by_method.items():
             ok = [r for r in recs if r.status == "ok"]
@@ -131,7 +219,15 @@ def build(
                 peak_mb=_mean([r.cost.peak_rss_mb for r in ok if r.cost.peak_rss_mb is not None]),
                 trainable_params=ok[0].cost.trainable_params if ok else None,
                 total_params=ok[0].cost.total_params if ok else None,
+                columns={name: _mean([r.metrics[name] for r in ok if name in r.metrics]) for name in shown},
+                files=_first_files(ok),
             )
+            if curve and scratch_final is not None:
+                crossed = budget_to_reach(
+                    [_first_reach(r.curves[curve], scratch_final, sign) for r in ok if r.curves.get(curve)], budget)
+                if crossed is not None:
+                    row.budget_to_scratch, row.budget_to_scratch_censored = crossed
+            breakdowns[(task, budget, opts)][method] = _breakdown_values(ok)
             if scores and scratch and method != "scratch":
                 row.gain = sign * (float(np.mean(scores)) - float(np.mean(scratch)))
                 lo, hi = difference_ci(scores, scratch)
@@ -164,7 +260,10 @@ def build(
         else "normalized score = (method - scratch) / |scratch| per task (0 = scratch, 0.1 = 10% better); "
     ) + "IQM over runs x tasks, 95% stratified bootstrap interval."
     references = {t: list(s.references) for t, s in specs.items() if s.references and t in units}
-    return Leaderboard(rows, aggregates, references, units, normalization, list(problems))
+    return Leaderboard(rows, aggregates, references, units, normalization, list(problems), columns=columns,
+                       budget_units=budget_units,
+                       default_budgets={t: s.default_budget for t, s in specs.items() if t in units},
+                       breakdowns=breakdowns)
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -194,14 +293,41 @@ def _verdict_mark(v: str) -> str:
 
 HEADERS = ["method", "role", "seeds", "mean", "95% CI", "gain vs scratch", "gain 95% CI", "verdict",
            "wall s/run", "source s", "peak MB", "trainable"]
+_TASK_COLUMNS_AT = HEADERS.index("verdict") + 1
 
 
-def _cells(r: Row) -> list[str]:
+def _budget(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:.4g}"
+
+
+def _to_scratch(r: Row) -> str:
+    if r.budget_to_scratch is None:
+        return "—"
+    return (">" if r.budget_to_scratch_censored else "") + _budget(r.budget_to_scratch)
+
+
+def _to_scratch_header(unit: str) -> str:
+    return f"{unit} to scratch's final"
+
+
+def _headers(lb: Leaderboard, task: str) -> list[str]:
+    """The table's headers: the common ones with the task's own columns after the verdict."""
+    own = list(lb.columns.get(task, []))
+    if task in lb.budget_units:
+        own.append(_to_scratch_header(lb.budget_units[task]))
+    return HEADERS[:_TASK_COLUMNS_AT] + own + HEADERS[_TASK_COLUMNS_AT:]
+
+
+def _cells(lb: Leaderboard, r: Row) -> list[str]:
     seeds = f"{r.seeds}" + (f" (+{r.failed} failed)" if r.failed else "")
     role = {"reference": "reference (not ranked)", "scratch": "baseline"}.get(r.role, r.role)
-    return [r.method, role, seeds, _f(r.mean), _ci(r.ci), _gain(r.gain), _ci(r.gain_ci),
-            _verdict_mark(r.verdict) if r.verdict else "", _f(r.wall_s, 1), _f(r.source_s, 1),
-            _f(r.peak_mb, 0), _params(r.trainable_params)]
+    common = [r.method, role, seeds, _f(r.mean), _ci(r.ci), _gain(r.gain), _ci(r.gain_ci),
+              _verdict_mark(r.verdict) if r.verdict else "", _f(r.wall_s, 1), _f(r.source_s, 1),
+              _f(r.peak_mb, 0), _params(r.trainable_params)]
+    own = [_f(r.columns.get(name)) for name in lb.columns.get(r.task, [])]
+    if r.task in lb.budget_units:
+        own.append(_to_scratch(r))
+    return common[:_TASK_COLUMNS_AT] + own + common[_TASK_COLUMNS_AT:]
 
 
 def _setting_title(lb: Leaderboard, task: str, budget: int, opts: str) -> str:
@@ -242,20 +368,56 @@ def _references(lb: Leaderboard, task: str) -> list[str]:
     return out
 
 
-def render(lb: Leaderboard, fmt: str = "table", plot: str | None = None) -> str:
-    """The leaderboard as text in one of :data:`FORMATS`."""
+def _rollouts(rows: Sequence[Row]) -> str | None:
+    """Markdown images of scratch's rollout and the best-ranked transfer method's, side by side.
+
+    Seeing the baseline beside the best transfer shows what a gain looks like; the paths in
+    records are relative to the results directory, where ``leaderboard.md`` lives.
+    """
+    transfer = sorted((r for r in rows if r.role == "transfer" and ROLLOUT in r.files),
+                      key=lambda r: -r.gain if r.gain is not None else math.inf)
+    scratch = [r for r in rows if r.role == "scratch" and ROLLOUT in r.files]
+    shown = scratch[:1] + transfer[:1]
+    return " ".join(f"![{r.method} {ROLLOUT}]({quote(r.files[ROLLOUT])})" for r in shown) or None
+
+
+def _csv(lb: Leaderboard) -> str:
+    """One line per row; the dict fields become one column per metric (its name) or file label."""
+    fields = list(Row.__dataclass_fields__)
+    metrics = list(dict.fromkeys(name for r in lb.rows for name in r.columns))
+    labels = list(dict.fromkeys(label for r in lb.rows for label in r.files))
+
+    def metric_col(name: str) -> str:
+        return f"metrics.{name}" if name in fields else name
+
+    header: list[str] = []
+    for f in fields:
+        header += ([metric_col(n) for n in metrics] if f == "columns"
+                   else [f"files.{label}" for label in labels] if f == "files" else [f])
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, header, restval="")
+    w.writeheader()
+    for r in lb.rows:
+        line: dict[str, Any] = {f: getattr(r, f) for f in fields if f not in ("columns", "files")}
+        line.update({metric_col(n): v for n, v in r.columns.items()})
+        line.update({f"files.{label}": p for label, p in r.files.items()})
+        w.writerow(line)
+    return buf.getvalue()
+
+
+def render(lb: Leaderboard, fmt: str = "table", plot: str | None = None, plots: Collection[str] = ()) -> str:
+    """The leaderboard as text in one of :data:`FORMATS`.
+
+    Markdown links images by paths relative to the results directory: ``plot`` is the normalized
+    score plot, ``plots`` the per-task plots that exist (:func:`write_files` passes what it wrote),
+    so that no link points at a plot that was skipped.
+    """
     if fmt == "json":
         return json.dumps(
             {"rows": [asdict(r) for r in lb.rows], "aggregates": [asdict(a) for a in lb.aggregates],
              "normalization": lb.normalization, "problems": lb.problems}, indent=2)
     if fmt == "csv":
-        buf = io.StringIO()
-        fields = list(Row.__dataclass_fields__)
-        w = csv.writer(buf)
-        w.writerow(fields)
-        for r in lb.rows:
-            w.writerow(["" if getattr(r, f) is None else getattr(r, f) for f in fields])
-        return buf.getvalue()
+        return _csv(lb)
     if fmt == "latex":
         return _latex(lb)
     if fmt not in ("table", "md"):
@@ -269,10 +431,15 @@ def render(lb: Leaderboard, fmt: str = "table", plot: str | None = None) -> str:
         rows = [r for r in lb.rows if (r.task, r.budget, r.options) == (task, budget, opts)]
         title = _setting_title(lb, task, budget, opts)
         parts.append(f"## {title}" if md else f"\n{title}")
-        parts.append(table(HEADERS, [_cells(r) for r in rows]))
+        parts.append(table(_headers(lb, task), [_cells(lb, r) for r in rows]))
         parts += [f"- {line}" if md else f"  {line}" for line in _references(lb, task)]
-        if plot and md and (task, budget, opts) == next(s for s in lb.settings() if s[0] == task):
-            parts.append(f"![{task}]({task_plot_name(task)})")
+        if md and (task, budget, opts) == next(s for s in lb.settings() if s[0] == task):
+            for kind, caption in (("", task), ("robustness", f"{task} robustness")):
+                if task_plot_name(task, kind) in plots:
+                    parts.append(f"![{caption}]({quote(task_plot_name(task, kind))})")
+            rollouts = _rollouts(rows)
+            if rollouts:
+                parts.append(rollouts)
     if lb.aggregates:
         parts.append("## Across tasks" if md else "\nAcross tasks")
         parts.append(table(AGG_HEADERS, _aggregate_rows(lb)))
@@ -283,6 +450,11 @@ def render(lb: Leaderboard, fmt: str = "table", plot: str | None = None) -> str:
         ("" if md else "\n") + "Intervals: 95% percentile bootstrap over seeds. 'better' / 'negative transfer': "
         "the gain's interval excludes zero; otherwise no significant difference."
     )
+    if lb.budget_units:
+        parts.append(
+            "'... to scratch's final': the budget by which half the seeds' learning curves reach scratch's mean "
+            "final score (median over seeds); '>N': more than half never reach it within the budget N."
+        )
     if lb.problems:
         parts.append(("## Skipped files\n" if md else "\nSkipped files:\n") + "\n".join(f"- {p}" for p in lb.problems))
     return "\n\n".join(parts) + "\n" if md else "\n".join(parts) + "\n"
@@ -385,12 +557,113 @@ def plot_task(lb: Leaderboard, task: str, path: Path) -> Path | None:
     return path
 
 
-def task_plot_name(task: str) -> str:
-    return "plots/" + task.replace("/", "_") + ".png"
+def _grid_axes(breakdown: Mapping[str, list[float]]) -> dict[str, dict[float, list[float]]]:
+    """Breakdown values grouped by perturbation axis and point: {axis: {value: values over seeds}}."""
+    axes: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for key, values in breakdown.items():
+        words = key.split()
+        m = GRID_POINT.match(words[-1]) if words else None
+        if not m:
+            continue
+        try:
+            value = float(m["value"])
+        except ValueError:
+            continue
+        axes[m["axis"]][value].extend(values)
+    return {axis: dict(points) for axis, points in axes.items()}
+
+
+@dataclass
+class Robustness:
+    """A task's main metric along each perturbation axis, per method: what :func:`plot_robustness` draws."""
+
+    task: str
+    budget: int
+    options: str
+    axes: dict[str, dict[str, list[tuple[float, float, tuple[float, float]]]]]
+    """axis -> method (in table order) -> [(axis value, mean over seeds, 95% bootstrap interval)] by value."""
+
+
+def robustness(lb: Leaderboard, task: str) -> Robustness | None:
+    """The main metric along each perturbation axis, from breakdown keys shaped ``<prefix> axis=value``.
+
+    Read from the task's default-budget setting (else its first): one budget keeps the lines
+    comparable. None when the task has no such keys.
+    """
+    settings = [s for s in lb.settings() if s[0] == task]
+    if not settings:
+        return None
+    setting = next((s for s in settings if s[1] == lb.default_budgets.get(task)), settings[0])
+    grids = {m: _grid_axes(b) for m, b in lb.breakdowns.get(setting, {}).items()}
+    methods = [r.method for r in lb.rows if (r.task, r.budget, r.options) == setting and grids.get(r.method)]
+    if not methods:
+        return None
+    axes: dict[str, dict[str, list[tuple[float, float, tuple[float, float]]]]] = {}
+    for axis in dict.fromkeys(a for m in methods for a in grids[m]):
+        axes[axis] = {
+            m: [(v, float(np.mean(vals)), bootstrap_ci(vals)) for v, vals in sorted(grids[m][axis].items())]
+            for m in methods if axis in grids[m]
+        }
+    return Robustness(task, setting[1], setting[2], axes)
+
+
+def plot_robustness(lb: Leaderboard, task: str, path: Path) -> Path | None:
+    """A PNG of the main metric across each perturbation axis of a task, one line per method.
+
+    A single target score hides whether a method is robust or just tuned to that target; this
+    shows the score as each axis of the perturbation grid moves (one subplot per axis, mean and
+    95% bootstrap band over seeds). None when the task has no such breakdown (see :func:`robustness`).
+    """
+    rob = robustness(lb, task)
+    if rob is None:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    roles = {r.method: r.role for r in lb.rows if (r.task, r.budget, r.options) == (task, rob.budget, rob.options)}
+    methods = list(dict.fromkeys(m for lines in rob.axes.values() for m in lines))
+    palette = matplotlib.colormaps["tab10"]
+    colors = {m: "black" if roles[m] == "scratch" else palette(i % 10) for i, m in enumerate(methods)}
+    ncols = min(3, len(rob.axes))
+    nrows = math.ceil(len(rob.axes) / ncols)
+    fig, axs = plt.subplots(nrows, ncols, figsize=(4.3 * ncols, 3.4 * nrows + 0.6), squeeze=False)
+    for ax, (axis, lines) in zip(axs.flat, rob.axes.items(), strict=False):
+        for method, points in lines.items():
+            x = [v for v, _, _ in points]
+            ax.plot(x, [mean for _, mean, _ in points], marker="o", color=colors[method],
+                    label=method + (" (reference)" if roles[method] == "reference" else ""),
+                    linestyle="--" if roles[method] == "reference" else "-",
+                    linewidth=2.5 if roles[method] == "scratch" else 1.5)
+            ax.fill_between(x, [ci[0] for _, _, ci in points], [ci[1] for _, _, ci in points],
+                            color=colors[method], alpha=0.15)
+        ax.set_xlabel(axis)
+        ax.grid(alpha=0.3)
+    for ax in axs.flat[len(rob.axes):]:
+        ax.set_visible(False)
+    for ax in axs[:, 0]:
+        ax.set_ylabel(lb.units.get(task, "score"))
+    axs[0, 0].legend(fontsize=8)
+    fig.suptitle(f"{task} (budget {rob.budget}): mean and 95% CI over seeds across perturbations")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def task_plot_name(task: str, kind: str = "") -> str:
+    """Path of a task's plot relative to the results directory; ``kind`` names a plot beside the main one."""
+    return "plots/" + task.replace("/", "_") + (f"-{kind}" if kind else "") + ".png"
 
 
 def write_files(lb: Leaderboard, results_dir: Path) -> list[Path]:
-    """Write ``leaderboard.md``, ``leaderboard.png`` and one plot per task into the results directory."""
+    """Write ``leaderboard.md``, ``leaderboard.png`` and the per-task plots into the results directory.
+
+    Per task: its budget plot (:func:`plot_task`) and, where its breakdown has perturbation axes,
+    its robustness plot (:func:`plot_robustness`). The Markdown links only the plots written.
+    """
     from bench.store import atomic_write
 
     results_dir = Path(results_dir)
@@ -399,11 +672,13 @@ def write_files(lb: Leaderboard, results_dir: Path) -> list[Path]:
     if png:
         written.append(png)
     for task in dict.fromkeys(r.task for r in lb.rows):
-        p = plot_task(lb, task, results_dir / task_plot_name(task))
-        if p:
-            written.append(p)
+        for kind, plotter in (("", plot_task), ("robustness", plot_robustness)):
+            p = plotter(lb, task, results_dir / task_plot_name(task, kind))
+            if p:
+                written.append(p)
+    plots = {p.relative_to(results_dir).as_posix() for p in written}
     md = results_dir / "leaderboard.md"
-    atomic_write(md, render(lb, "md", plot=png.name if png else None))
+    atomic_write(md, render(lb, "md", plot=png.name if png else None, plots=plots))
     written.append(md)
     return written
 

@@ -101,6 +101,8 @@ class Record(_Model):
     cost: Cost = Field(default_factory=Cost)
     artifacts: list[dict[str, Any]] = Field(default_factory=list)
     extra: dict[str, Any] = Field(default_factory=dict)
+    files: dict[str, str] = Field(default_factory=dict)
+    """Files the run wrote (rollout GIFs...): label -> path relative to the results directory."""
     provenance: Provenance
     started_at: str
     finished_at: str

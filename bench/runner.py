@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -260,8 +260,20 @@ def _check_result(job: Job, result: Any) -> RunResult:
     return result
 
 
-def execute(job: Job) -> Record:
-    """Run one job, write its record atomically and return it. Never raises for a failing task."""
+def _relative_files(files: Mapping[str, str], root: Path) -> dict[str, str]:
+    out = {}
+    for label, path in files.items():
+        p = Path(path)
+        out[label] = p.resolve().relative_to(root.resolve()).as_posix() if p.is_absolute() else p.as_posix()
+    return out
+
+
+def execute(job: Job, workers: int = 1) -> Record:
+    """Run one job, write its record atomically and return it. Never raises for a failing task.
+
+    ``workers`` is the number of processes the run may spread its own pieces over
+    (:meth:`RunContext.map`); it never changes the run's numbers, so it is not in the config.
+    """
     start = time.perf_counter()
     started_at = _now()
     store = ResultStore(job.results_dir)
@@ -274,6 +286,8 @@ def execute(job: Job) -> Record:
         options=job.options,
         artifacts=ArtifactCache(store.cache_dir / "artifacts"),
         show_progress=job.show_progress,
+        workers=workers,
+        output_dir=store.files_dir(job.spec.id, job.method, job.seed, job.config_hash),
     )
     result: RunResult | None = None
     error = None
@@ -322,6 +336,7 @@ def execute(job: Job) -> Record:
         ),
         artifacts=ctx.artifacts.uses(),
         extra=result.extra if result else {},
+        files=_relative_files(result.files, store.root) if result else {},
         provenance=_provenance(),
         started_at=started_at,
         finished_at=_now(),
@@ -344,11 +359,17 @@ class Executor(Protocol):
 
 
 class SerialExecutor:
-    """Runs jobs one after another in this process: no start-up cost, progress inside runs."""
+    """Runs jobs one after another in this process: no start-up cost, progress inside runs.
+
+    Each run may still spread its own independent pieces over ``cpus`` processes.
+    """
+
+    def __init__(self, cpus: int | None = None) -> None:
+        self.cpus = cpus or os.cpu_count() or 1
 
     def map(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, Record]]:
         for job in jobs:
-            yield job, execute(job)
+            yield job, execute(job, workers=self.cpus)
 
 
 def _init_worker(threads: int) -> None:
@@ -372,7 +393,9 @@ class ProcessExecutor:
 
     def map(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, Record]]:
         with tempfile.TemporaryDirectory(prefix="transferbench-claims-") as claims:
-            pending = list(jobs)
+            # Longest first: the grid ends sooner, and runs that build a shared source artifact
+            # (the costly ones) start before the cheap runs that wait for it.
+            pending = sorted(jobs, key=lambda j: -j.spec.seconds_per_run.get(j.method, 0.0))
             while pending:
                 suspects: list[Job] = []
                 pending = yield from self._round(pending, self.workers, Path(claims), suspects)
@@ -393,7 +416,7 @@ class ProcessExecutor:
         ctx = multiprocessing.get_context("spawn")
         with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
                                     initargs=(self.threads,)) as pool:
-            futures = {pool.submit(_execute_claimed, job, str(claims)): job for job in jobs}
+            futures = {pool.submit(_execute_claimed, job, str(claims), self.threads): job for job in jobs}
             for fut in cf.as_completed(futures):
                 job = futures[fut]
                 try:
@@ -404,11 +427,11 @@ class ProcessExecutor:
         return unstarted
 
 
-def _execute_claimed(job: Job, claims: str) -> Record:
+def _execute_claimed(job: Job, claims: str, workers: int = 1) -> Record:
     """:func:`execute`, leaving a claim file while it runs so a crash can be pinned on it."""
     claim = Path(claims) / job.config_hash
     claim.touch()
-    record = execute(job)
+    record = execute(job, workers)
     claim.unlink(missing_ok=True)
     return record
 

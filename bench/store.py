@@ -56,6 +56,10 @@ class ResultStore:
     def path_for(self, task: str, method: str, seed: int, config_hash: str) -> Path:
         return self.root / task / method / f"seed-{seed}-{config_hash[:12]}.json"
 
+    def files_dir(self, task: str, method: str, seed: int, config_hash: str) -> Path:
+        """Where one run keeps the files it writes beside its record (a directory, made on demand)."""
+        return self.path_for(task, method, seed, config_hash).with_suffix("")
+
     def write(self, record: Record) -> Path:
         path = self.path_for(record.task, record.method, record.seed, record.config_hash)
         atomic_write(path, record.to_json())

@@ -23,10 +23,11 @@ __all__ = ["check_task", "smoke_job"]
 
 
 def smoke_job(spec: TaskSpec, method: str, results_dir: Path, seed: int = 0, role: str = "transfer") -> Job:
-    """A job for ``method`` with the task's smoke options, at its smallest budget."""
+    """A job for ``method`` with the task's smoke options, at its smoke budget (default: its smallest)."""
     options = {**spec.options, **spec.smoke_options}
     role = "scratch" if method == "scratch" else role
-    return Job(spec, method, role, seed, min(spec.budgets), "cpu", options, str(results_dir))
+    budget = spec.smoke_budget if spec.smoke_budget is not None else min(spec.budgets)
+    return Job(spec, method, role, seed, budget, "cpu", options, str(results_dir))
 
 
 def check_task(spec: TaskSpec, results_dir: Path, methods: tuple[str, ...] | None = None) -> dict[str, Record]:

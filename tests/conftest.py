@@ -53,6 +53,8 @@ def with_site(monkeypatch: pytest.MonkeyPatch, toy_site: Path) -> Path:
 def bench_cli(*args: str, cwd: Path, sites: tuple[Path, ...] = (), timeout: float = 300,
               check: bool = False) -> subprocess.CompletedProcess[str]:
     """Run ``python -m bench`` in a subprocess with extra plugin sites on PYTHONPATH."""
+    if args and args[0] == "run" and not any(a.startswith("--workers") for a in args):
+        args = (*args, "--workers", "1")  # the toy runs take milliseconds: spawning workers would dominate
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([*map(str, sites), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     proc = subprocess.run([sys.executable, "-m", "bench", *args], cwd=cwd, env=env, capture_output=True,

@@ -48,7 +48,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--budget", type=_budgets, metavar="B[,B...]",
                    help="target budget(s) in the task's unit, e.g. labels per class (default: the task's)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where models train (default: auto)")
-    p.add_argument("--workers", type=int, metavar="N", help="runs in parallel worker processes (default 1)")
+    p.add_argument("--workers", metavar="N", help="runs in parallel worker processes: a number or 'auto' "
+                   "(default: one per CPU core)")
     add_results_dir(p)
     p.add_argument("--config", type=Path, metavar="FILE", help="a TOML file with any of these settings")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets",
@@ -98,13 +99,14 @@ def main(args: argparse.Namespace) -> int:
     if device != "cpu":
         jobs = plan(config, reg, device)
     progress = not args.no_progress and sys.stderr.isatty()
-    if config.workers == 1 and progress:
+    workers = config.worker_count(len(pending_jobs(jobs, config.force)[0]))
+    if workers == 1 and progress:
         jobs = [Job(**{**j.__dict__, "show_progress": True}) for j in jobs]
     if args.dry_run:
         todo, _ = pending_jobs(jobs, config.force)
-        _print_plan(jobs, todo, config.workers)
+        _print_plan(jobs, todo, workers)
         return 0
-    summary = run_grid(jobs, make_executor(config.workers), force=config.force, progress=not args.no_progress)
+    summary = run_grid(jobs, make_executor(workers), force=config.force, progress=not args.no_progress)
     store = ResultStore(config.results_dir)
     loaded = store.load()
     tasks = {j.spec.id for j in jobs}

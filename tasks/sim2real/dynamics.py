@@ -59,10 +59,13 @@ import functools
 import inspect
 import math
 import numbers
+import os
+import sys
 import types
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, SupportsFloat
 
@@ -566,6 +569,31 @@ def _times(value: Any, scale: float) -> Any:
     return float(value) * scale
 
 
+@contextmanager
+def _native_stdout_silenced() -> Iterator[None]:
+    """Drop what native code writes to file descriptor 1 during the block.
+
+    pybullet_envs connect at their first reset by trying shared memory before a headless
+    simulation, and the failed attempt prints ``argv[0]=`` from C: one line per env, hundreds in
+    an evaluation over a perturbation grid.
+    """
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    try:
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
+
+
 class PerturbedEnv(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """A PyBullet env under one setting of the dynamics, or a fresh sample of a range every episode.
 
@@ -668,7 +696,11 @@ class PerturbedEnv(gym.Wrapper, gym.utils.RecordConstructorArgs):
         elif not self._has_reset:
             seed = self._seed
         d = self._dynamics if isinstance(self._dynamics, Dynamics) else self._dynamics.sample(self._dyn_rng)
-        obs, info = self.env.reset(seed=seed, options=options)
+        if self._has_reset:
+            obs, info = self.env.reset(seed=seed, options=options)
+        else:
+            with _native_stdout_silenced():
+                obs, info = self.env.reset(seed=seed, options=options)
         self._has_reset = True
         self._connect()
         self._check_links(d)

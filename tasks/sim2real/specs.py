@@ -11,7 +11,7 @@ from typing import Any
 
 from bench.api import MethodSpec, TaskSpec
 
-__all__ = ["METHODS", "SETTINGS", "TASKS"]
+__all__ = ["DEFAULT_OPTIONS", "METHODS", "SETTINGS", "TASKS"]
 
 PYBULLET_CITATION = """@misc{coumans2021pybullet,
   title={PyBullet, a Python module for physics simulation for games, robotics and machine learning},
@@ -76,14 +76,50 @@ PENDULUM: dict[str, Any] = {
     },
 }
 
-SETTINGS: dict[str, dict[str, Any]] = {
-    "sim2real/PendulumCombined-v0": {**PENDULUM, "target": "combined"},
+LOCOMOTION: dict[str, Any] = {
+    "conditions": {
+        "heavy": {"mass_scale": 1.5},
+        "slippery": {"friction_scale": 0.3},
+        "weak-motors": {"motor_strength": 0.6},
+        "delayed": {"latency_steps": 1},
+        "combined": {"mass_scale": 1.25, "friction_scale": 0.5, "motor_strength": 0.7, "latency_steps": 1},
+    },
+    "grid": {
+        "motor_strength": [1.0, 0.8, 0.6, 0.4],
+        "friction_scale": [1.0, 0.6, 0.3, 0.15],
+        "mass_scale": [1.0, 1.25, 1.5, 2.0],
+    },
+    "ranges": {
+        "wide": {"mass_scale": [0.8, 1.5], "friction_scale": [0.3, 1.2], "motor_strength": [0.6, 1.1],
+                 "latency_steps": [0, 1]},
+        "narrow": {"mass_scale": [0.9, 1.1], "friction_scale": [0.9, 1.1], "motor_strength": [0.9, 1.1],
+                   "latency_steps": [0, 0]},
+    },
+}
+"""The same conditions for every legged robot: whole-body fields, so no link names are needed."""
+
+ROBOTS = {
+    "HalfCheetah": "HalfCheetahBulletEnv-v0",
+    "Hopper": "HopperBulletEnv-v0",
+    "Walker2D": "Walker2DBulletEnv-v0",
+    "Ant": "AntBulletEnv-v0",
 }
 
-_OPTIONS = {
+SETTINGS: dict[str, dict[str, Any]] = {
+    "sim2real/PendulumCombined-v1": {**PENDULUM, "target": "combined"},
+    **{f"sim2real/{robot}Combined-v0": {**LOCOMOTION, "env_id": env_id, "target": "combined"}
+       for robot, env_id in ROBOTS.items()},
+}
+
+COLUMNS = ("source_return", "reality_gap", "jumpstart", "auc", "grid_mean", "grid_worst", "grid_cvar10")
+"""Shown beside the target return: what survives the move, and how robust it is over the grid."""
+
+DEFAULT_OPTIONS: dict[str, Any] = {  # the pendulum's; a plugin task's spec overrides what it changes
+    "algo": "ppo",
+    "hyper": "own",
     "source_steps": 100_000,
-    "n_envs": 4,
-    "n_steps": 512,
+    "n_envs": 8,
+    "n_steps": 256,
     "batch_size": 128,
     "n_epochs": 10,
     "learning_rate": 3e-4,
@@ -93,13 +129,15 @@ _OPTIONS = {
     "ent_coef": 0.0,
     "net_width": 64,
     "eval_episodes": 8,
-    "grid_episodes": 4,
+    "grid_episodes": 3,
     "eval_points": 5,
+    "gif_frames": 60,
+    "episode_steps": 0,
 }
 
 TASKS = (
     TaskSpec(
-        id="sim2real/PendulumCombined-v0",
+        id="sim2real/PendulumCombined-v1",
         entry_point="tasks.sim2real.task:from_spec",
         summary=(
             "Balance a cart-pole trained in nominal simulation on held-out 'real' dynamics: a heavier "
@@ -115,13 +153,67 @@ TASKS = (
         methods=(
             "scratch", "zero-shot", "domain-randomization", "domain-randomization-narrow", "fine-tune", "oracle",
         ),
-        suites=("sim2real",),
-        options=_OPTIONS,
+        suites=("quick", "sim2real"),
+        options=DEFAULT_OPTIONS,
+        columns=COLUMNS,
+        learning_curve="target_return",
         smoke_options={"source_steps": 1024, "n_envs": 2, "n_steps": 256, "batch_size": 64, "n_epochs": 1,
-                       "eval_episodes": 2, "grid_episodes": 1, "eval_points": 2},
+                       "eval_episodes": 2, "grid_episodes": 1, "eval_points": 2, "gif_frames": 3},
+        smoke_budget=1024,
         reference_method="oracle",
         citation=PYBULLET_CITATION,
         seconds_per_run={"scratch": 5, "zero-shot": 45, "domain-randomization": 45,
                          "domain-randomization-narrow": 45, "fine-tune": 5, "oracle": 45},
     ),
 )
+
+
+def _locomotion(robot: str, env_id: str) -> TaskSpec:
+    from tasks.sim2real.zoo import vendored_hyperparams
+
+    zoo = vendored_hyperparams(env_id, "ppo")
+    steps = zoo.n_timesteps
+    return TaskSpec(
+        id=f"sim2real/{robot}Combined-v0",
+        entry_point="tasks.sim2real.task:from_spec",
+        summary=(
+            f"Move a {robot} locomotion policy trained in nominal simulation to held-out dynamics: 25% more "
+            "mass, half the floor friction, 70% motor strength and one step of actuation latency at once."
+        ),
+        source=f"{env_id} (pybullet_envs_gymnasium), nominal dynamics, {steps:,} steps (rl-baselines3-zoo's budget)",
+        target="the same robot with mass x1.25, floor friction x0.5, motor strength x0.7, 1 step of latency",
+        metric="return",
+        higher_is_better=True,
+        budgets=(steps // 20, steps // 10, steps // 4),
+        default_budget=steps // 10,
+        budget_unit="target env steps",
+        methods=(
+            "scratch", "zero-shot", "domain-randomization", "domain-randomization-narrow", "fine-tune", "oracle",
+        ),
+        suites=("full", "sim2real-full"),
+        options={
+            "algo": "ppo",
+            "hyper": "rl-zoo",
+            "source_steps": steps,
+            **dict.fromkeys(("n_envs", "n_steps", "batch_size", "n_epochs", "learning_starts", "buffer_size",
+                             "gradient_steps"), 0),
+            "eval_episodes": 5,
+            "grid_episodes": 2,
+            "eval_points": 5,
+            "gif_frames": 60,
+            "episode_steps": 0,
+        },
+        columns=COLUMNS,
+        learning_curve="target_return",
+        smoke_options={"source_steps": 128, "n_envs": 2, "n_steps": 64, "batch_size": 64, "n_epochs": 1,
+                       "eval_episodes": 1, "grid_episodes": 1, "eval_points": 2, "gif_frames": 2,
+                       "episode_steps": 40},
+        smoke_budget=128,
+        reference_method="oracle",
+        citation=PYBULLET_CITATION + "\n\n" + RL_ZOO_CITATION,
+        seconds_per_run={"scratch": 2_000, "zero-shot": 20_000, "domain-randomization": 20_000,
+                         "domain-randomization-narrow": 20_000, "fine-tune": 2_000, "oracle": 20_000},
+    )
+
+
+TASKS = (*TASKS, *(_locomotion(robot, env_id) for robot, env_id in ROBOTS.items()))

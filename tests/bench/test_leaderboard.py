@@ -1,14 +1,17 @@
-"""The leaderboard from records: verdicts, direction, references, formats, plot."""
+"""The leaderboard from records: verdicts, direction, references, formats, plots, task columns and links."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 
 import pytest
 from record_factory import make_record
 
 from bench.api import Reference, TaskSpec
-from bench.leaderboard import BETTER, NS, WORSE, build, render, write_files
+from bench.leaderboard import BETTER, NS, WORSE, budget_to_reach, build, render, robustness, write_files
 
 
 def recs(method, scores, role="transfer", task="t/T-v0", higher=True, **kw):
@@ -86,3 +89,194 @@ def test_markdown_and_plot_files(tmp_path):
     assert {p.name for p in written} == {"leaderboard.md", "leaderboard.png", "t_T-v0.png"}
     assert (tmp_path / "leaderboard.png").read_bytes()[:4] == b"\x89PNG"
     assert "![normalized scores](leaderboard.png)" in (tmp_path / "leaderboard.md").read_text()
+
+
+# --- task-specific columns, budget to scratch's final, robustness plot, Markdown links ---------------------------
+
+
+def spec(task="t/T-v0", **kw):
+    return TaskSpec(id=task, entry_point="m:X", summary="", source="", target="", metric="score",
+                    budgets=(5, 100), default_budget=100, methods=("scratch", "fine-tune"), budget_unit="steps", **kw)
+
+
+def curve_recs(method, curves, role="transfer", higher=True, budget=100):
+    return [make_record(method=method, role=role, seed=i, score=c[-1][1], higher_is_better=higher, budget=budget,
+                        curves={"target": c}) for i, c in enumerate(curves)]
+
+
+def table_header(text, task):
+    """The column names of a task's text table (columns are separated by two spaces or more)."""
+    lines = text.splitlines()
+    return re.split(r" {2,}", lines[next(i for i, line in enumerate(lines) if line.startswith(task)) + 1].strip())
+
+
+def md_column(md, column):
+    """{method: cell} of the first Markdown table with this column."""
+    lines = md.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| ") and column in line[2:-2].split(" | "))
+    at = lines[start][2:-2].split(" | ").index(column)
+    out = {}
+    for line in lines[start + 2:]:
+        if not line.startswith("| "):
+            break
+        cells = line[2:-2].split(" | ")
+        out[cells[0]] = cells[at]
+    return out
+
+
+def test_secondary_columns_are_means_over_ok_seeds_after_the_verdict():
+    records = (
+        [make_record(method="scratch", seed=i, score=0.8, metrics=m)
+         for i, m in enumerate([{"gap": 0.2, "worst": 0.1}, {"gap": 0.4, "worst": 0.3}, {"worst": 0.5}])]
+        + [make_record(method="scratch", seed=9, score=None)]
+        + [make_record(method="fine-tune", role="transfer", seed=i, score=0.9, metrics={"gap": g, "worst": 0.6})
+           for i, g in enumerate([0.1, 0.1, 0.4])]
+        + recs("scratch", [0.5, 0.6], role="scratch", task="u/U-v0")
+    )
+    lb = build(records, {"t/T-v0": spec(columns=("gap", "worst")), "u/U-v0": spec("u/U-v0")})
+    r = {row.method: row for row in lb.rows if row.task == "t/T-v0"}
+    assert r["scratch"].columns == {"gap": pytest.approx(0.3), "worst": pytest.approx(0.3)}
+    assert r["fine-tune"].columns == {"gap": pytest.approx(0.2), "worst": pytest.approx(0.6)}
+    assert next(row for row in lb.rows if row.task == "u/U-v0").columns == {}
+
+    text = render(lb, "table")
+    assert table_header(text, "t/T-v0")[7:11] == ["verdict", "gap", "worst", "wall s/run"]
+    assert "gap" not in table_header(text, "u/U-v0")
+    md = render(lb, "md")
+    assert "| verdict | gap | worst | wall s/run |" in md
+    assert md_column(md, "gap") == {"scratch": "0.300", "fine-tune": "0.200"}
+    assert md_column(md, "worst") == {"scratch": "0.300", "fine-tune": "0.600"}
+
+    by_method = {(d["task"], d["method"]): d for d in csv.DictReader(io.StringIO(render(lb, "csv")))}
+    assert float(by_method[("t/T-v0", "fine-tune")]["gap"]) == pytest.approx(0.2)
+    assert by_method[("u/U-v0", "scratch")]["gap"] == ""
+    assert "columns" not in by_method[("u/U-v0", "scratch")]
+    data = json.loads(render(lb, "json"))
+    assert [row["columns"] for row in data["rows"] if row["method"] == "fine-tune"] == [
+        {"gap": pytest.approx(0.2), "worst": pytest.approx(0.6)}]
+
+
+def test_a_metric_named_like_a_row_field_gets_its_own_csv_column():
+    lb = build([make_record(metrics={"mean": 7.0})], {"t/T-v0": spec(columns=("mean",))})
+    line = next(csv.DictReader(io.StringIO(render(lb, "csv"))))
+    assert float(line["metrics.mean"]) == 7.0 and float(line["mean"]) == 0.5
+
+
+def test_budget_to_scratch_final_is_the_median_first_crossing_with_censoring():
+    scratch = [[(0, 0.1), (50, 0.5), (100, 0.8)], [(0, 0.1), (50, 0.7), (100, 0.9)], [(0, 0.1), (50, 0.6), (100, 0.7)]]
+    records = (
+        curve_recs("scratch", scratch, role="scratch")  # final mean 0.8000000000000002: seed 0's 0.8 must count
+        + curve_recs("fine-tune", [[(0, 0.5), (25, 0.85), (50, 0.9), (100, 0.95)], [(100, 0.9), (0, 0.5), (50, 0.8)],
+                                   [(0, 0.5), (75, 0.82), (100, 0.79)]])
+        + curve_recs("slow", [[(0, 0.1), (100, 0.81)], [(0, 0.1), (100, 0.79)], [(0, 0.1), (100, 0.2)]])
+        + curve_recs("zero-shot", [[(0, 0.85)], [(0, 0.9)], [(0, 0.5)]])
+        + curve_recs("zero-shot-bad", [[(0, 0.2)], [(0, 0.3)], [(0, 0.1)]])
+        + recs("no-curve", [0.9, 0.9, 0.9], budget=100)
+    )
+    lb = build(records, {"t/T-v0": spec(learning_curve="target")})
+    r = rows(lb)
+    got = {m: (row.budget_to_scratch, row.budget_to_scratch_censored) for m, row in r.items()}
+    assert got == {"scratch": (100, False), "fine-tune": (50, False), "slow": (100, True), "zero-shot": (0, False),
+                   "zero-shot-bad": (100, True), "no-curve": (None, False)}
+
+    assert table_header(render(lb, "table"), "t/T-v0")[7:10] == ["verdict", "steps to scratch's final", "wall s/run"]
+    md = render(lb, "md")
+    assert "| steps to scratch's final |" in md
+    cells = md_column(md, "steps to scratch's final")
+    assert cells["fine-tune"] == "50" and cells["slow"] == ">100" and cells["zero-shot"] == "0"
+    assert cells["zero-shot-bad"] == ">100" and cells["no-curve"] == "—"
+    assert "more than half never reach it within the budget N" in md
+
+    line = {d["method"]: d for d in csv.DictReader(io.StringIO(render(lb, "csv")))}["slow"]
+    assert (line["budget_to_scratch"], line["budget_to_scratch_censored"]) == ("100.0", "True")
+    data = {d["method"]: d for d in json.loads(render(lb, "json"))["rows"]}
+    assert (data["fine-tune"]["budget_to_scratch"], data["fine-tune"]["budget_to_scratch_censored"]) == (50, False)
+
+
+def test_budget_to_scratch_respects_lower_is_better_and_needs_a_spec_curve():
+    records = (curve_recs("scratch", [[(0, 5.0), (10, 1.0)], [(0, 4.0), (10, 1.0)]], role="scratch", higher=False)
+               + curve_recs("fine-tune", [[(0, 3.0), (5, 0.9), (10, 0.5)], [(0, 3.0), (5, 1.5), (10, 0.9)]],
+                            higher=False))
+    r = rows(build(records, {"t/T-v0": spec(learning_curve="target")}))
+    assert (r["fine-tune"].budget_to_scratch, r["scratch"].budget_to_scratch) == (5, 10)
+    assert rows(build(records, {"t/T-v0": spec()}))["fine-tune"].budget_to_scratch is None
+    assert "to scratch's final" not in render(build(records), "table")
+
+
+@pytest.mark.parametrize(("crossings", "expected"), [
+    ([], None),
+    ([30.0, 10.0, 20.0], (20.0, False)),
+    ([10.0, 20.0, 30.0, 40.0], (20.0, False)),
+    ([10.0, 20.0, None, None], (20.0, False)),
+    ([10.0, None, None], (100.0, True)),
+    ([None], (100.0, True)),
+])
+def test_budget_to_reach_is_the_censored_median(crossings, expected):
+    assert budget_to_reach(crossings, 100) == expected
+
+
+def grid_breakdown(mass, strength):
+    return {"score": {"condition heavy": 0.1, "grid mass=0.5": mass[0], "grid mass=1": mass[1],
+                      "grid mass=2": mass[2], "grid strength=0.7": strength[0], "sweep strength=1.3e0": strength[1],
+                      "grid odd=1.2.3": 9.0, "grid": 9.0}}
+
+
+def grid_recs(method, role, grids, budget=100, files=None):
+    return [make_record(method=method, role=role, seed=i, score=0.5, budget=budget, breakdowns=grid_breakdown(*g),
+                        files=(files or {}).get(i)) for i, g in enumerate(grids)]
+
+
+def test_robustness_reads_axes_from_breakdown_keys_at_the_default_budget():
+    records = (grid_recs("scratch", "scratch", [((0.2, 0.4, 0.6), (0.3, 0.5)), ((0.4, 0.6, 0.8), (0.5, 0.7))])
+               + grid_recs("fine-tune", "transfer", [((0.9, 0.9, 0.9), (0.9, 0.9))] * 3)
+               + grid_recs("scratch", "scratch", [((0.0, 0.0, 0.0), (0.0, 0.0))] * 2, budget=5))
+    rob = robustness(build(records, {"t/T-v0": spec()}), "t/T-v0")
+    assert rob is not None and rob.budget == 100
+    assert list(rob.axes) == ["mass", "strength"]
+    mass = rob.axes["mass"]["scratch"]
+    assert [(x, m) for x, m, _ in mass] == [(0.5, pytest.approx(0.3)), (1.0, pytest.approx(0.5)),
+                                            (2.0, pytest.approx(0.7))]
+    assert all(lo <= m <= hi and lo < hi for _, m, (lo, hi) in mass)
+    assert [x for x, _, _ in rob.axes["strength"]["fine-tune"]] == [0.7, 1.3]
+    assert list(rob.axes["mass"]) == ["scratch", "fine-tune"]
+    assert robustness(build(records), "t/T-v0").budget == 5  # no spec: the first setting
+    assert robustness(build(recs("scratch", [0.5, 0.6], role="scratch")), "t/T-v0") is None
+
+
+def test_robustness_plot_and_markdown_links(tmp_path):
+    def rollout(method, seed):
+        path = f"t/T-v0/{method}/seed-{seed}-abcdef012345/rollout.gif"
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(b"GIF89a")
+        return {seed: {"rollout": path, "video": f"{method}.mp4"}}
+
+    grid = ((0.4, 0.5, 0.6), (0.4, 0.5))
+    records = grid_recs("scratch", "scratch", [grid] * 2, files={**rollout("scratch", 0), **rollout("scratch", 1)})
+    records += grid_recs("scratch", "scratch", [grid] * 2, budget=200, files=rollout("scratch", 0))
+    # The best-ranked transfer method with a rollout is fine-tune; it has one from seed 2 only.
+    for method, scores, files in (("fine-tune", (0.9, 0.91, 0.92), rollout("fine-tune", 2)),
+                                  ("best-no-gif", (0.99, 0.99, 0.99), {}),
+                                  ("zero-shot", (0.1, 0.11, 0.12), rollout("zero-shot", 0))):
+        records += [make_record(method=method, role="transfer", seed=i, score=s, budget=100,
+                                breakdowns=grid_breakdown(*grid), files=files.get(i)) for i, s in enumerate(scores)]
+    lb = build(records, {"t/T-v0": spec()})
+    written = write_files(lb, tmp_path)
+    png = tmp_path / "plots" / "t_T-v0-robustness.png"
+    assert png in written and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = (tmp_path / "leaderboard.md").read_text()
+    assert "![t/T-v0](plots/t_T-v0.png)" in md and "![t/T-v0 robustness](plots/t_T-v0-robustness.png)" in md
+    line = next(line for line in md.splitlines() if "rollout](" in line)
+    assert line == ("![scratch rollout](t/T-v0/scratch/seed-0-abcdef012345/rollout.gif) "
+                    "![fine-tune rollout](t/T-v0/fine-tune/seed-2-abcdef012345/rollout.gif)")
+    assert md.count("rollout](") == 2  # only under the task's first setting
+    assert md.index("## t/T-v0 — budget 100") < md.index(line) < md.index("## t/T-v0 — budget 200")
+    targets = re.findall(r"!\[[^]]*\]\(([^)]+)\)", md)
+    assert targets and all((tmp_path / t).is_file() for t in targets)
+
+
+def test_markdown_links_only_plots_that_were_written(tmp_path):
+    lb = build(recs("scratch", [0.8, 0.81, 0.79], role="scratch") + recs("fine-tune", [0.9, 0.91, 0.92]))
+    write_files(lb, tmp_path)
+    md = (tmp_path / "leaderboard.md").read_text()
+    assert "robustness" not in md and not (tmp_path / "plots" / "t_T-v0-robustness.png").exists()
+    assert "![t/T-v0]" not in render(lb, "md", plot="leaderboard.png")
