@@ -124,6 +124,10 @@ class TaskSpec:
     columns: tuple[str, ...] = ()
     """Secondary metrics (keys of ``RunResult.metrics``) the leaderboard shows beside the main
     one, as means over seeds: a reality gap, a worst case over a perturbation grid, a jumpstart."""
+    comparisons: tuple[tuple[str, str], ...] = ()
+    """Pairs of methods (a, b) the leaderboard compares head to head, beside each one's gain over
+    scratch: a's mean minus b's with an interval and a verdict (e.g. domain randomization
+    against the nominal source policy it is meant to beat)."""
     learning_curve: str | None = None
     """Name of the ``RunResult.curves`` entry holding the main metric against target budget
     spent; the leaderboard derives from it how much budget each method needs to reach

@@ -60,11 +60,10 @@ class RunConfig(BaseModel):
             raise ValueError("must be 'auto' or a whole number from 1 to 256")
         return n
 
-    def worker_count(self, pending: int) -> int:
-        """The number of worker processes for ``pending`` runs."""
-        if self.workers == "auto":
-            return max(1, min(os.cpu_count() or 1, pending))
-        return int(self.workers)
+    @property
+    def processes(self) -> int:
+        """How many processes the grid may use in all: ``workers``, or one per CPU core for ``auto``."""
+        return (os.cpu_count() or 1) if self.workers == "auto" else int(self.workers)
 
     @field_validator("seeds", "budgets")
     @classmethod

@@ -32,8 +32,8 @@ from bench.hashing import config_hash
 from bench.record import Record
 from bench.stats import bootstrap_ci, difference_ci, stratified_iqm_ci
 
-__all__ = ["FORMATS", "Aggregate", "Leaderboard", "Robustness", "Row", "budget_to_reach", "build", "plot_robustness",
-           "render", "robustness", "write_files"]
+__all__ = ["FORMATS", "Aggregate", "Comparison", "Leaderboard", "Robustness", "Row", "budget_to_reach", "build",
+           "plot_robustness", "render", "robustness", "write_files"]
 
 FORMATS = ("table", "md", "csv", "latex", "json")
 BETTER, WORSE, NS = "better", "negative transfer", "n.s."
@@ -79,6 +79,20 @@ class Row:
 
 
 @dataclass
+class Comparison:
+    """Method ``a`` against method ``b`` in one setting: a's mean minus b's (positive: a is better)."""
+
+    task: str
+    budget: int
+    options: str
+    a: str
+    b: str
+    difference: float
+    ci: tuple[float, float] | None
+    verdict: str
+
+
+@dataclass
 class Aggregate:
     """A method's normalized score across tasks: IQM over runs, stratified bootstrap interval."""
 
@@ -105,6 +119,7 @@ class Leaderboard:
     default_budgets: dict[str, int] = field(default_factory=dict)
     """Per task with an installed spec: the budget whose setting stands for the task in per-task plots."""
     breakdowns: dict[tuple[str, int, str], dict[str, dict[str, list[float]]]] = field(default_factory=dict)
+    comparisons: list[Comparison] = field(default_factory=list)
     """Per setting and method: the main metric's breakdown as {key: values over ok seeds}, kept for the
     plots (which need every seed for their intervals) and left out of the rendered formats."""
 
@@ -173,6 +188,17 @@ def _breakdown_values(records: Sequence[Record]) -> dict[str, list[float]]:
     return dict(values)
 
 
+def _signed_difference(a: Sequence[float], b: Sequence[float], sign: float) -> tuple[
+        float, tuple[float, float] | None, str]:
+    """Mean of ``a`` minus mean of ``b``, signed so that positive is better, its interval and verdict."""
+    diff = sign * (float(np.mean(a)) - float(np.mean(b)))
+    lo, hi = difference_ci(a, b)
+    if math.isnan(lo):
+        return diff, None, "too few seeds"
+    ci = (sign * lo, sign * hi) if sign > 0 else (sign * hi, sign * lo)
+    return diff, ci, BETTER if ci[0] > 0 else WORSE if ci[1] < 0 else NS
+
+
 def build(
     records: Sequence[Record], specs: Mapping[str, TaskSpec] | None = None, problems: Sequence[str] = ()
 ) -> Leaderboard:
@@ -188,6 +214,7 @@ def build(
     columns: dict[str, list[str]] = {}
     budget_units: dict[str, str] = {}
     breakdowns: dict[tuple[str, int, str], dict[str, dict[str, list[float]]]] = {}
+    comparisons: list[Comparison] = []
     ceilings_used = False
     for (task, budget, opts), by_method in sorted(groups.items()):
         any_rec = next(iter(by_method.values()))[0]
@@ -229,13 +256,7 @@ def build(
                     row.budget_to_scratch, row.budget_to_scratch_censored = crossed
             breakdowns[(task, budget, opts)][method] = _breakdown_values(ok)
             if scores and scratch and method != "scratch":
-                row.gain = sign * (float(np.mean(scores)) - float(np.mean(scratch)))
-                lo, hi = difference_ci(scores, scratch)
-                if not math.isnan(lo):
-                    row.gain_ci = (sign * lo, sign * hi) if sign > 0 else (sign * hi, sign * lo)
-                    row.verdict = BETTER if row.gain_ci[0] > 0 else WORSE if row.gain_ci[1] < 0 else NS
-                else:
-                    row.verdict = "too few seeds"
+                row.gain, row.gain_ci, row.verdict = _signed_difference(scores, scratch, sign)
             if row.role == "transfer" and scores and scratch:
                 s0 = float(np.mean(scratch))
                 if ceiling and abs(np.mean(ceiling) - s0) > 1e-12:
@@ -245,6 +266,11 @@ def build(
                     denom = abs(s0) if abs(s0) > 1e-12 else 1.0
                 per_method_scores[method].append([sign * (s - s0) / denom for s in scores])
             table_rows.append(row)
+        for a, b in spec.comparisons if spec else ():
+            sa, sb = ([r.score for r in by_method.get(m, []) if r.status == "ok" and r.score is not None]
+                      for m in (a, b))
+            if sa and sb:
+                comparisons.append(Comparison(task, budget, opts, a, b, *_signed_difference(sa, sb, sign)))
         order = {"scratch": 0, "transfer": 1, "reference": 2}
         table_rows.sort(key=lambda r: (order.get(r.role, 3), -(r.gain or 0.0) if r.gain is not None else 0.0))
         rows.extend(table_rows)
@@ -263,7 +289,7 @@ def build(
     return Leaderboard(rows, aggregates, references, units, normalization, list(problems), columns=columns,
                        budget_units=budget_units,
                        default_budgets={t: s.default_budget for t, s in specs.items() if t in units},
-                       breakdowns=breakdowns)
+                       breakdowns=breakdowns, comparisons=comparisons)
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -368,6 +394,11 @@ def _references(lb: Leaderboard, task: str) -> list[str]:
     return out
 
 
+def _comparisons(lb: Leaderboard, task: str, budget: int, opts: str) -> list[str]:
+    return [f"{c.a} vs {c.b}: {_gain(c.difference)} {_ci(c.ci)} {_verdict_mark(c.verdict)}"
+            for c in lb.comparisons if (c.task, c.budget, c.options) == (task, budget, opts)]
+
+
 def _rollouts(rows: Sequence[Row]) -> str | None:
     """Markdown images of scratch's rollout and the best-ranked transfer method's, side by side.
 
@@ -415,6 +446,7 @@ def render(lb: Leaderboard, fmt: str = "table", plot: str | None = None, plots: 
     if fmt == "json":
         return json.dumps(
             {"rows": [asdict(r) for r in lb.rows], "aggregates": [asdict(a) for a in lb.aggregates],
+             "comparisons": [asdict(c) for c in lb.comparisons],
              "normalization": lb.normalization, "problems": lb.problems}, indent=2)
     if fmt == "csv":
         return _csv(lb)
@@ -432,7 +464,8 @@ def render(lb: Leaderboard, fmt: str = "table", plot: str | None = None, plots: 
         title = _setting_title(lb, task, budget, opts)
         parts.append(f"## {title}" if md else f"\n{title}")
         parts.append(table(_headers(lb, task), [_cells(lb, r) for r in rows]))
-        parts += [f"- {line}" if md else f"  {line}" for line in _references(lb, task)]
+        parts += [f"- {line}" if md else f"  {line}"
+                  for line in _comparisons(lb, task, budget, opts) + _references(lb, task)]
         if md and (task, budget, opts) == next(s for s in lb.settings() if s[0] == task):
             for kind, caption in (("", task), ("robustness", f"{task} robustness")):
                 if task_plot_name(task, kind) in plots:

@@ -364,8 +364,8 @@ class SerialExecutor:
     Each run may still spread its own independent pieces over ``cpus`` processes.
     """
 
-    def __init__(self, cpus: int | None = None) -> None:
-        self.cpus = cpus or os.cpu_count() or 1
+    def __init__(self, cpus: int = 1) -> None:
+        self.cpus = cpus
 
     def map(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, Record]]:
         for job in jobs:
@@ -386,9 +386,10 @@ class ProcessExecutor:
     recorded as failed while the others finish.
     """
 
-    def __init__(self, workers: int, retries: int = 1) -> None:
+    def __init__(self, workers: int, retries: int = 1, per_run: int = 1) -> None:
         self.workers = workers
         self.retries = retries
+        self.per_run = per_run
         self.threads = max(1, (os.cpu_count() or 1) // workers)
 
     def map(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, Record]]:
@@ -416,7 +417,7 @@ class ProcessExecutor:
         ctx = multiprocessing.get_context("spawn")
         with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
                                     initargs=(self.threads,)) as pool:
-            futures = {pool.submit(_execute_claimed, job, str(claims), self.threads): job for job in jobs}
+            futures = {pool.submit(_execute_claimed, job, str(claims), self.per_run): job for job in jobs}
             for fut in cf.as_completed(futures):
                 job = futures[fut]
                 try:
@@ -450,8 +451,15 @@ def _failed_record(job: Job, error: str) -> Record:
     return record
 
 
-def make_executor(workers: int) -> Executor:
-    return SerialExecutor() if workers == 1 else ProcessExecutor(workers)
+def make_executor(processes: int, pending: int) -> Executor:
+    """Share ``processes`` between runs and the pieces inside each run (:meth:`RunContext.map`).
+
+    As many runs go in parallel as there are processes and pending runs; a process the runs
+    cannot use (one long run, say) serves the runs' own pieces instead.
+    """
+    workers = max(1, min(processes, pending))
+    per_run = max(1, processes // workers)
+    return SerialExecutor(per_run) if workers == 1 else ProcessExecutor(workers, per_run=per_run)
 
 
 # --- the grid -------------------------------------------------------------------------------

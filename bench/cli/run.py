@@ -99,14 +99,16 @@ def main(args: argparse.Namespace) -> int:
     if device != "cpu":
         jobs = plan(config, reg, device)
     progress = not args.no_progress and sys.stderr.isatty()
-    workers = config.worker_count(len(pending_jobs(jobs, config.force)[0]))
+    pending = len(pending_jobs(jobs, config.force)[0])
+    workers = max(1, min(config.processes, pending))
     if workers == 1 and progress:
         jobs = [Job(**{**j.__dict__, "show_progress": True}) for j in jobs]
     if args.dry_run:
         todo, _ = pending_jobs(jobs, config.force)
         _print_plan(jobs, todo, workers)
         return 0
-    summary = run_grid(jobs, make_executor(workers), force=config.force, progress=not args.no_progress)
+    executor = make_executor(config.processes, pending)
+    summary = run_grid(jobs, executor, force=config.force, progress=not args.no_progress)
     store = ResultStore(config.results_dir)
     loaded = store.load()
     tasks = {j.spec.id for j in jobs}

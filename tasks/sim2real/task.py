@@ -211,6 +211,15 @@ class SimToRealTask:
         salt = int(hashlib.sha256(key.encode()).hexdigest()[:6], 16)
         return Case(label, dynamics, episodes, seed=10_007 * seed + salt)
 
+    def evaluation(self) -> dict[str, tuple[Any, int]]:
+        """What every run is scored on: ``{name: (dynamics, episodes)}`` for the target, the source
+        (nominal) dynamics, each named condition and each grid point."""
+        o = self.options
+        ge = o["grid_episodes"]
+        return {"target": (self.target, o["eval_episodes"]), "source": (self.nominal, o["eval_episodes"]),
+                **{f"condition {k}": (_dynamics(d), ge) for k, d in self.setting["conditions"].items()},
+                **{f"grid {k}": (_dynamics(d), ge) for k, d in grid_points(self.setting["grid"])}}
+
     def scores(self, policy: Policy, wanted: Mapping[str, tuple[Any, int]], ctx: RunContext) -> dict[str, float]:
         """Mean return per name of ``{name: (dynamics, episodes)}``, spread over the run's workers."""
         by_key: dict[str, Case] = {}
@@ -298,13 +307,7 @@ class SimToRealTask:
                 curve = self.train(model, ctx.budget, ctx, curve_on=self.target)
         with ctx.phase("eval"):
             policy = self.policy(model) if model is not None else self._stored_policy(source)  # type: ignore[arg-type]
-            ge = o["grid_episodes"]
-            conditions = {name: _dynamics(d) for name, d in self.setting["conditions"].items()}
-            grid = {name: _dynamics(d) for name, d in grid_points(self.setting["grid"])}
-            wanted = {"target": (self.target, o["eval_episodes"]), "source": (self.nominal, o["eval_episodes"]),
-                      **{f"condition {k}": (d, ge) for k, d in conditions.items()},
-                      **{f"grid {k}": (d, ge) for k, d in grid.items()}}
-            scores = self.scores(policy, wanted, ctx)
+            scores = self.scores(policy, self.evaluation(), ctx)
             files = {}
             if o["gif_frames"] and ctx.output_dir is not None and self._can_render():
                 gif = save_rollout_gif(self.env_id, policy, self.target, ctx.output_dir / "rollout.gif",
@@ -315,7 +318,7 @@ class SimToRealTask:
             curve.append((float(train_steps), target_return))
         else:
             curve = [(0.0, target_return)]
-        grid_scores = [scores[f"grid {k}"] for k in grid]
+        grid_scores = [v for k, v in scores.items() if k.startswith("grid ")]
         metrics = {
             "return": target_return,
             "source_return": scores["source"],

@@ -280,3 +280,21 @@ def test_markdown_links_only_plots_that_were_written(tmp_path):
     md = (tmp_path / "leaderboard.md").read_text()
     assert "robustness" not in md and not (tmp_path / "plots" / "t_T-v0-robustness.png").exists()
     assert "![t/T-v0]" not in render(lb, "md", plot="leaderboard.png")
+
+
+def test_named_comparisons_are_head_to_head_with_an_interval():
+    spec = TaskSpec(id="t/T-v0", entry_point="m:X", summary="", source="", target="", metric="score",
+                    budgets=(5,), default_budget=5, methods=("scratch", "a", "b", "c"),
+                    comparisons=(("a", "b"), ("c", "b"), ("a", "missing")))
+    recs = [make_record(method=m, role="scratch" if m == "scratch" else "transfer", seed=s, score=v)
+            for m, base in (("scratch", 0.2), ("a", 0.9), ("b", 0.5), ("c", 0.5)) for s, v in
+            enumerate(base + d for d in (0.0, 0.01, -0.01))]
+    lb = build(recs, {"t/T-v0": spec})
+    by_pair = {(c.a, c.b): c for c in lb.comparisons}
+    assert set(by_pair) == {("a", "b"), ("c", "b")}, "a pair with a method that has no runs is left out"
+    ab = by_pair[("a", "b")]
+    assert ab.difference == pytest.approx(0.4) and ab.ci[0] > 0 and ab.verdict == BETTER
+    assert by_pair[("c", "b")].verdict == NS
+    text = render(lb, "table")
+    assert "a vs b: +0.400" in text and "▲ better" in text.split("a vs b:")[1].splitlines()[0]
+    assert json.loads(render(lb, "json"))["comparisons"][0]["a"] == "a"

@@ -22,7 +22,9 @@ FULL = Dynamics(mass_scale=1.3, friction_scale=0.7, joint_damping=0.5, latency_s
                 observation_noise=0.01)
 
 
-@pytest.mark.parametrize("env_id", ["HalfCheetahBulletEnv-v0", "HopperBulletEnv-v0"])
+@pytest.mark.parametrize("env_id", ["InvertedPendulumBulletEnv-v0", "InvertedDoublePendulumBulletEnv-v0",
+                                    "HalfCheetahBulletEnv-v0", "HopperBulletEnv-v0", "Walker2DBulletEnv-v0",
+                                    "AntBulletEnv-v0"])
 @pytest.mark.parametrize("setting", ["bare", "perturbed", "per-step-features"])
 def test_step_rate(benchmark, env_id: str, setting: str) -> None:
     dynamics = {"bare": None, "perturbed": FIXED, "per-step-features": FULL}[setting]

@@ -35,8 +35,11 @@ PENDULUM = "InvertedPendulumBulletEnv-v0"
 DOUBLE = "InvertedDoublePendulumBulletEnv-v0"
 CHEETAH = "HalfCheetahBulletEnv-v0"
 HOPPER = "HopperBulletEnv-v0"
+WALKER = "Walker2DBulletEnv-v0"
+ANT = "AntBulletEnv-v0"
 PENDULA = (PENDULUM, DOUBLE)
-POLE = {PENDULUM: "pole", DOUBLE: "pole2", CHEETAH: "bthigh", HOPPER: "foot"}
+POLE = {PENDULUM: "pole", DOUBLE: "pole2", CHEETAH: "bthigh", HOPPER: "foot", WALKER: "foot_left",
+        ANT: "front_left_leg"}
 """A link per env whose mass a task would change on its own."""
 GAIN = {PENDULUM: 100.0, DOUBLE: 200.0}
 """Force on the cart per unit action, hard-coded in pybullet_envs' pendula."""
@@ -233,7 +236,7 @@ def test_covers() -> None:
 # --- read back: every parameter, absolute after every reset -------------------------------------------
 
 
-@pytest.mark.parametrize("env_id", [PENDULUM, DOUBLE, CHEETAH, HOPPER])
+@pytest.mark.parametrize("env_id", [PENDULUM, DOUBLE, CHEETAH, HOPPER, WALKER, ANT])
 def test_every_parameter_reads_back_absolute_after_each_reset(env_id: str) -> None:
     nominal = nominal_links(env_id)
     link = POLE[env_id]
