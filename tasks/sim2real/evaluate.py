@@ -152,24 +152,17 @@ def evaluate(env_id: str, policy: Policy, cases: Sequence[Case], map_fn: Any = N
     labels = [c.label for c in cases]
     if len(set(labels)) != len(labels):
         raise ValueError(f"case labels must be unique: {labels}")
-    n = max(1, pieces)
-    # Every piece gets a contiguous share of every case's episodes: cases differ in cost (a policy
-    # that fails early ends its episodes early), so splitting each case is what keeps pieces even.
-    parts: list[list[tuple[Case, int]]] = [[] for _ in range(n)]
-    for k, c in enumerate(cases):
-        first = 0
-        for i in range(n):
-            size = c.episodes // n + (1 if (i - k) % n < c.episodes % n else 0)
-            if size:
-                parts[i].append((Case(f"{c.label}#{first}", c.dynamics, size, c.seed + first), first))
-            first += size
-    work = [(env_id, policy, [sub for sub, _ in part], dict(env_kwargs or {})) for part in parts if part]
-    results = (map_fn or (lambda f, xs: [f(x) for x in xs]))(evaluate_piece, work)
-    blocks: dict[str, list[tuple[int, list[float]]]] = {c.label: [] for c in cases}
-    for part, returns in zip((p for p in parts if p), results, strict=True):
-        for sub, first in part:
-            blocks[sub.label.rsplit("#", 1)[0]].append((first, returns[sub.label]))
-    return {label: [r for _, rs in sorted(blocks[label]) for r in rs] for label in labels}
+    # A case stays whole, on one env: an env may carry state from one episode to the next (the
+    # locomotion robots keep their first episode's initial height), so a case's returns are only
+    # the same however the work is split if its episodes always run in turn on one env. Pieces get
+    # cases dealt like cards, costliest first; more pieces than workers let a pool even them out.
+    n = max(1, min(pieces, len(cases)))
+    order = sorted(cases, key=lambda c: -c.episodes)
+    work = [(env_id, policy, order[i::n], dict(env_kwargs or {})) for i in range(n)]
+    merged: dict[str, list[float]] = {}
+    for part in (map_fn or (lambda f, xs: [f(x) for x in xs]))(evaluate_piece, work):
+        merged.update(part)
+    return {label: merged[label] for label in labels}
 
 
 def save_rollout_gif(env_id: str, policy: Policy, dynamics: Any, path: Path, *, seed: int = 0, frames: int = 60,

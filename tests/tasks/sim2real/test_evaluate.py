@@ -88,3 +88,16 @@ def test_sac_with_gsde_clips_the_mean_before_tanh_like_predict():
                                  activation="relu")
     expected, _ = sac.predict(_obs(), deterministic=True)
     np.testing.assert_allclose(pol.act(_obs()), expected, atol=1e-5)
+
+
+def test_a_robot_that_carries_state_between_episodes_gives_the_same_returns_however_split():
+    """The locomotion robots keep their first episode's initial height: cases must stay whole."""
+    from stable_baselines3 import PPO
+
+    hopper = "HopperBulletEnv-v0"
+    model = PPO("MlpPolicy", make_env(hopper, None, seed=0), n_steps=64, batch_size=32, seed=0, device="cpu")
+    pol = Policy.from_state_dict(model.policy.state_dict(), model.action_space.low, model.action_space.high)
+    cases = [Case(f"m{m}", Dynamics(mass_scale=m), 3, 40 + i) for i, m in enumerate((0.8, 1.0, 1.3, 1.6))]
+    kwargs = {"max_episode_steps": 60}
+    whole = evaluate(hopper, pol, cases, env_kwargs=kwargs)
+    assert evaluate(hopper, pol, cases, lambda f, xs: parallel_map(f, xs, 2), pieces=3, env_kwargs=kwargs) == whole
