@@ -107,6 +107,10 @@ class Case:
     seed: int
 
 
+BLOCK = 2
+"""Episodes of one case that run in turn on one env (see :func:`evaluate`)."""
+
+
 def evaluate_piece(piece: tuple[str, Policy, Sequence[Case], Mapping[str, Any]]) -> dict[str, list[float]]:
     """Returns per case label: one env per case, all cases stepped in lockstep, episodes in turn.
 
@@ -152,17 +156,21 @@ def evaluate(env_id: str, policy: Policy, cases: Sequence[Case], map_fn: Any = N
     labels = [c.label for c in cases]
     if len(set(labels)) != len(labels):
         raise ValueError(f"case labels must be unique: {labels}")
-    # A case stays whole, on one env: an env may carry state from one episode to the next (the
-    # locomotion robots keep their first episode's initial height), so a case's returns are only
-    # the same however the work is split if its episodes always run in turn on one env. Pieces get
-    # cases dealt like cards, costliest first; more pieces than workers let a pool even them out.
-    n = max(1, min(pieces, len(cases)))
-    order = sorted(cases, key=lambda c: -c.episodes)
+    # An env may carry state from one episode to the next (the locomotion robots keep their first
+    # episode's initial height), so returns are the same however the work is split only if the
+    # episodes that share an env never depend on the split: each case runs in fixed blocks of
+    # BLOCK episodes, one env per block. Blocks are dealt to pieces like cards, costliest first;
+    # more pieces than workers let the pool even out blocks of different lengths.
+    blocks = [Case(f"{c.label}#{first}", c.dynamics, min(BLOCK, c.episodes - first), c.seed + first)
+              for c in cases for first in range(0, c.episodes, BLOCK)]
+    n = max(1, min(pieces, len(blocks)))
+    order = sorted(blocks, key=lambda b: -b.episodes)
     work = [(env_id, policy, order[i::n], dict(env_kwargs or {})) for i in range(n)]
     merged: dict[str, list[float]] = {}
     for part in (map_fn or (lambda f, xs: [f(x) for x in xs]))(evaluate_piece, work):
         merged.update(part)
-    return {label: merged[label] for label in labels}
+    return {c.label: [r for first in range(0, c.episodes, BLOCK) for r in merged[f"{c.label}#{first}"]]
+            for c in cases}
 
 
 def save_rollout_gif(env_id: str, policy: Policy, dynamics: Any, path: Path, *, seed: int = 0, frames: int = 60,
