@@ -69,6 +69,7 @@ PENDULUM: dict[str, Any] = {
     "grid": {
         "motor_strength": [1.0, 0.7, 0.5, 0.35, 0.25],
         "link_mass_scale.pole": [1.0, 2.0, 3.0, 4.0, 6.0],
+        "latency_steps": [0, 1, 2, 3],
     },
     "ranges": {
         "wide": {"link_mass_scale": {"pole": [0.8, 4.0]}, "motor_strength": [0.3, 1.1], "latency_steps": [0, 2]},
