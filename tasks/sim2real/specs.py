@@ -168,8 +168,8 @@ TASKS = (
         smoke_budget=1024,
         reference_method="oracle",
         citation=PYBULLET_CITATION,
-        seconds_per_run={"scratch": 5, "zero-shot": 45, "domain-randomization": 45,
-                         "domain-randomization-narrow": 45, "fine-tune": 5, "oracle": 45},
+        seconds_per_run={"scratch": 10, "zero-shot": 20, "domain-randomization": 20,
+                         "domain-randomization-narrow": 20, "fine-tune": 8, "oracle": 20},
     ),
 )
 
