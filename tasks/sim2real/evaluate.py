@@ -107,7 +107,7 @@ class Case:
     seed: int
 
 
-BLOCK = 2
+BLOCK = 3
 """Episodes of one case that run in turn on one env (see :func:`evaluate`)."""
 
 

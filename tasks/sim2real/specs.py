@@ -133,7 +133,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {  # the pendulum's; a plugin task's spec over
     "clip_range": 0.2,
     "ent_coef": 0.0,
     "net_width": 64,
-    "eval_episodes": 8,
+    "eval_episodes": 6,
     "grid_episodes": 3,
     "eval_points": 5,
     "gif_frames": 60,
