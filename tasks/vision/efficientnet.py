@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["MEAN", "STAGES", "STD", "EfficientNetLite0", "pretrained", "weights_path"]
+__all__ = ["MEAN", "STAGES", "STD", "EfficientNetLite0", "embed", "preprocess", "pretrained", "weights_path"]
 
 MEAN = (0.498, 0.498, 0.498)
 STD = (0.502, 0.502, 0.502)
@@ -115,3 +115,40 @@ def pretrained(**kwargs: Any) -> EfficientNetLite0:
     state = torch.load(weights_path(), map_location="cpu", weights_only=True)
     model.load_state_dict(state, strict=True)
     return model.eval()
+
+
+def preprocess(images: Any, size: int) -> torch.Tensor:
+    """uint8 images, (N, H, W) grayscale or (N, H, W, 3) RGB, to the network's normalized input.
+
+    Grayscale is repeated over the three channels; images are resized bilinearly to ``size``
+    pixels square (small sets such as 8x8 digits or 28x28 Fashion-MNIST are upsampled: the
+    backbone's features need some spatial extent, and 64 px costs a twelfth of 224 px).
+    """
+    import numpy as np
+    import torch.nn.functional as F
+
+    x = torch.as_tensor(np.asarray(images), dtype=torch.float32)
+    if x.ndim == 3:
+        x = x[..., None].expand(*x.shape, 3)
+    if x.ndim != 4 or x.shape[-1] != 3:
+        raise ValueError(f"images must be (N, H, W) or (N, H, W, 3), not {tuple(x.shape)}")
+    x = x.permute(0, 3, 1, 2) / 255.0
+    if x.shape[-2:] != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    mean = torch.tensor(MEAN)[:, None, None]
+    std = torch.tensor(STD)[:, None, None]
+    return (x - mean) / std
+
+
+@torch.no_grad()
+def embed(model: EfficientNetLite0, images: Any, size: int, batch: int = 256) -> Any:
+    """Pooled 1280-d features of ``images`` (numpy, float32), the backbone in eval mode throughout."""
+    import numpy as np
+
+    was_training = model.training
+    model.eval()
+    try:
+        out = [model.features(preprocess(images[i: i + batch], size)).numpy() for i in range(0, len(images), batch)]
+    finally:
+        model.train(was_training)
+    return np.concatenate(out) if out else np.zeros((0, 1280), np.float32)

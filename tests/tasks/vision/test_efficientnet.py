@@ -50,3 +50,35 @@ def test_features_are_the_pooled_head_embedding():
         f = model.features(_photo(96))
         logits = model(_photo(96))
     assert f.shape == (1, 1280) and torch.allclose(model._fc(f), logits, atol=1e-5)
+
+
+def test_imagenet_features_carry_over_to_digits_better_than_random_ones():
+    """A linear probe on ImageNet features of 8x8 digits (10 per class) beats one on random-init features."""
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+
+    from tasks.vision.efficientnet import embed
+
+    digits = load_digits()
+    images = (digits.images * (255 / 16)).astype(np.uint8)
+    rng = np.random.default_rng(0)
+    train = np.concatenate([rng.choice(np.flatnonzero(digits.target == c), 10, replace=False) for c in range(10)])
+    test = np.setdiff1d(np.arange(len(images)), train)[:300]
+    torch.manual_seed(0)
+    scores = {}
+    for name, model in (("imagenet", pretrained()), ("random", EfficientNetLite0())):
+        f_train, f_test = embed(model, images[train], 64), embed(model, images[test], 64)
+        probe = LogisticRegression(max_iter=2000).fit(f_train, digits.target[train])
+        scores[name] = probe.score(f_test, digits.target[test])
+    assert scores["imagenet"] > scores["random"] + 0.2 and scores["imagenet"] > 0.7, scores
+
+
+def test_preprocess_accepts_gray_and_rgb_and_names_a_bad_shape():
+    from tasks.vision.efficientnet import preprocess
+
+    gray = np.full((2, 8, 8), 255, np.uint8)
+    x = preprocess(gray, 32)
+    assert x.shape == (2, 3, 32, 32) and torch.allclose(x, torch.full_like(x, (1 - 0.498) / 0.502))
+    assert preprocess(np.zeros((1, 8, 8, 3), np.uint8), 16).shape == (1, 3, 16, 16)
+    with pytest.raises(ValueError, match=r"\(N, H, W\)"):
+        preprocess(np.zeros((8, 8), np.uint8), 16)
