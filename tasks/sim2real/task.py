@@ -10,6 +10,7 @@ that starts from them. Policies are stored as safetensors state dicts, never pic
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -51,6 +52,11 @@ def _range(d: Mapping[str, Any]) -> Any:
     return DynamicsRange.from_dict(dict(d))
 
 
+def _key(dynamics: Any) -> str:
+    """Canonical text of a setting of the dynamics: equal settings, equal keys."""
+    return json.dumps(dynamics.to_dict() if dynamics is not None else {}, sort_keys=True)
+
+
 def grid_points(grid: Mapping[str, list[float]]) -> list[tuple[str, dict[str, Any]]]:
     """``{"motor_strength": [1, .5]}`` -> ``[("motor_strength=1", {...}), ...]``; dotted keys reach links."""
     points = []
@@ -89,6 +95,11 @@ class SimToRealTask:
     def env_kwargs(self) -> dict[str, Any]:
         steps = self.options.get("episode_steps", 0)
         return {"max_episode_steps": steps} if steps else {}
+
+    @functools.cached_property
+    def hyper(self) -> Any:
+        """:meth:`hyperparameters`, resolved once per task object (it may read rl_zoo3's files)."""
+        return self.hyperparameters()
 
     def hyperparameters(self) -> Any:
         """The algorithm and its settings, as a :class:`tasks.sim2real.zoo.ZooHyper`.
@@ -145,7 +156,7 @@ class SimToRealTask:
 
         from tasks.sim2real.zoo import sb3_kwargs
 
-        h = self.hyperparameters()
+        h = self.hyper
         env = self._vec_env(dynamics, h.n_envs, seed=1000 * seed)
         if h.normalize:
             env = VecNormalize(env, **h.normalize_kwargs)
@@ -158,8 +169,9 @@ class SimToRealTask:
                 _set_normalization(model.get_vec_normalize_env(), load_file(source / "normalization.safetensors"))
         return model
 
+    @functools.cached_property
     def _activation(self) -> str:
-        h = self.hyperparameters()
+        h = self.hyper
         return h.policy_kwargs.get("activation_fn", "tanh" if h.algo == "ppo" else "relu")
 
     # --- evaluation ----------------------------------------------------------------------------
@@ -169,15 +181,17 @@ class SimToRealTask:
         norm = model.get_vec_normalize_env()
         rms = None if norm is None else (norm.obs_rms.mean, norm.obs_rms.var)
         return Policy.from_state_dict(model.policy.state_dict(), space.low, space.high,
-                                      activation=self._activation(), obs_rms=rms,  # type: ignore[arg-type]
+                                      activation=self._activation, obs_rms=rms,  # type: ignore[arg-type]
                                       clip_obs=norm.clip_obs if norm is not None else 10.0)
 
-    def _can_render(self) -> bool:
+    @functools.cached_property
+    def _env_facts(self) -> tuple[Any, bool]:
+        """The env's action space and whether it renders ``rgb_array`` frames (one env, made once)."""
         from tasks.sim2real.dynamics import make_env
 
         env = make_env(self.env_id, None)
         try:
-            return "rgb_array" in env.metadata.get("render_modes", [])
+            return env.action_space, "rgb_array" in env.metadata.get("render_modes", [])
         finally:
             env.close()
 
@@ -185,19 +199,13 @@ class SimToRealTask:
         """A stored source policy, read without torch or stable-baselines3."""
         from safetensors.numpy import load_file
 
-        from tasks.sim2real.dynamics import make_env
-
-        env = make_env(self.env_id, None)
-        try:
-            space = env.action_space
-        finally:
-            env.close()
+        space = self._env_facts[0]
         rms, clip_obs = None, 10.0
         if (path / "normalization.safetensors").exists():
             n = load_file(path / "normalization.safetensors")
             rms, clip_obs = (n["obs_mean"], n["obs_var"]), float(n["clip_obs"])
         return Policy.from_state_dict(load_file(path / "policy.safetensors"), space.low, space.high,
-                                      activation=self._activation(), obs_rms=rms,  # type: ignore[arg-type]
+                                      activation=self._activation, obs_rms=rms,  # type: ignore[arg-type]
                                       clip_obs=clip_obs)
 
     def case(self, label: str, dynamics: Any, episodes: int, seed: int) -> Case:
@@ -207,8 +215,7 @@ class SimToRealTask:
         are compared on the same initial states, and a condition that coincides with a grid point
         is one case, not two.
         """
-        key = json.dumps(dynamics.to_dict() if dynamics is not None else {}, sort_keys=True)
-        salt = int(hashlib.sha256(key.encode()).hexdigest()[:6], 16)
+        salt = int(hashlib.sha256(_key(dynamics).encode()).hexdigest()[:6], 16)
         return Case(label, dynamics, episodes, seed=10_007 * seed + salt)
 
     def evaluation(self) -> dict[str, tuple[Any, int]]:
@@ -225,7 +232,7 @@ class SimToRealTask:
         by_key: dict[str, Case] = {}
         names: dict[str, str] = {}
         for name, (dynamics, episodes) in wanted.items():
-            key = json.dumps(dynamics.to_dict() if dynamics is not None else {}, sort_keys=True)
+            key = _key(dynamics)
             prev = by_key.get(key)
             if prev is None or prev.episodes < episodes:
                 by_key[key] = self.case(prev.label if prev else name, dynamics, episodes, ctx.seed)
@@ -267,7 +274,7 @@ class SimToRealTask:
         from safetensors.torch import save_file
 
         o = self.options
-        hyper = {k: v for k, v in self.hyperparameters().to_dict().items() if k != "source"}
+        hyper = {k: v for k, v in self.hyper.to_dict().items() if k != "source"}
         key = {"version": SOURCE_VERSION, "env_id": self.env_id, "dynamics": dynamics.to_dict(),
                "randomized": randomized, "steps": o["source_steps"], "seed": ctx.seed, "hyper": hyper,
                "env_kwargs": self.env_kwargs}
@@ -312,7 +319,7 @@ class SimToRealTask:
             policy = self.policy(model) if model is not None else self._stored_policy(source)  # type: ignore[arg-type]
             scores = self.scores(policy, self.evaluation(), ctx)
             files = {}
-            if o["gif_frames"] and ctx.output_dir is not None and self._can_render():
+            if o["gif_frames"] and ctx.output_dir is not None and self._env_facts[1]:
                 gif = save_rollout_gif(self.env_id, policy, self.target, ctx.output_dir / "rollout.gif",
                                        seed=ctx.seed, frames=o["gif_frames"], env_kwargs=self.env_kwargs)
                 files["rollout"] = str(gif)
@@ -330,9 +337,10 @@ class SimToRealTask:
             "auc": area_under_curve(curve),
             **grid_summary(grid_scores),
         }
-        n_params = sum(int(np.prod(w.shape)) + int(np.prod(b.shape)) for w, b in (*policy.layers, policy.head))
         if model is not None:
             n_params = sum(p.numel() for p in model.policy.parameters())
+        else:
+            n_params = sum(w.size + b.size for w, b in (*policy.layers, policy.head))
         return RunResult(
             metrics=metrics,
             breakdowns={"return": {k: v for k, v in scores.items() if k.startswith(("condition ", "grid "))}},
@@ -341,7 +349,7 @@ class SimToRealTask:
             total_params=n_params,
             train_samples=train_steps,
             extra={"env_id": self.env_id, "target": self.target_name, "target_dynamics": self.target.to_dict(),
-                   "hyperparameters": self.hyperparameters().to_dict()},
+                   "hyperparameters": self.hyper.to_dict()},
             files=files,
         )
 
