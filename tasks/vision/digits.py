@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +32,8 @@ from torch import nn
 from bench.api import RunContext, RunResult, TaskSpec
 from bench.config import resolve_options
 from tasks.common import one_torch_thread
+from tasks.vision.datasets import per_class_sample
+from tasks.vision.training import accuracy, count_params, predict, train
 
 __all__ = [
     "DigitsCNN",
@@ -345,17 +347,9 @@ def sample_budget(pool_y: np.ndarray, budget: int, seed: int) -> np.ndarray:
     """Indices into the pool of ``budget`` examples per class, drawn with ``seed``.
 
     Depends on the seed only (not the method), so all methods of one seed see the same labels
-    and their scores can be compared pairwise; the samples of one seed are nested across
-    budgets (the 5 per class are among the 10 per class), so a budget curve adds data only.
+    and their scores can be compared pairwise; nested across budgets (see :func:`per_class_sample`).
     """
-    rng = np.random.default_rng([seed, STREAM_BUDGET])
-    picks = []
-    for cls in range(N_CLASSES):
-        members = rng.permutation(np.flatnonzero(pool_y == cls))
-        if budget > members.size:
-            raise ValueError(f"budget {budget} per class exceeds the {members.size} pool images")
-        picks.append(members[:budget])
-    return np.sort(np.concatenate(picks))
+    return per_class_sample(pool_y, budget, [seed, STREAM_BUDGET])
 
 
 # --- model and the one training loop -----------------------------------------------------------
@@ -389,75 +383,6 @@ class DigitsCNN(nn.Module):
 def to_tensor(images: np.ndarray, device: str) -> torch.Tensor:
     """(n, 8, 8) counts in 0..16 -> (n, 1, 8, 8) float in [0, 1]."""
     return torch.from_numpy(np.asarray(images, dtype=np.float32) / 16.0).unsqueeze(1).to(device)
-
-
-@torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, batch: int = 1024) -> torch.Tensor:
-    """Predicted classes for ``x``, in batches."""
-    was_training = model.training
-    model.eval()
-    out = torch.cat([model(x[i : i + batch]).argmax(1) for i in range(0, len(x), batch)])
-    model.train(was_training)
-    return out
-
-
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Fraction of ``x`` classified as ``y`` (an exact count ratio, identical wherever computed)."""
-    return int((predict(model, x) == y).sum()) / len(y)
-
-
-def train(
-    model: nn.Module,
-    params: Sequence[nn.Parameter],
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    steps: int,
-    lr: float,
-    batch_size: int,
-    rng: np.random.Generator,
-    weight_decay: float = 0.0,
-    on_step: Callable[[int], None] | None = None,
-    eval_at: Sequence[int] = (),
-    evaluate: Callable[[], float] | None = None,
-) -> tuple[list[tuple[float, float]], int]:
-    """The training loop every method and the source model use: Adam on cross-entropy.
-
-    Mini-batches walk through seeded permutations of the data (each example once per epoch);
-    a batch larger than the data is the whole data. ``evaluate`` is called before the steps
-    listed in ``eval_at`` (``steps`` itself meaning after the last one), giving the curve.
-    Returns the curve and the number of examples processed.
-    """
-    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, foreach=False)
-    loss_fn = nn.CrossEntropyLoss()
-    n = len(x)
-    batch = min(batch_size, n)
-    order = np.empty(0, dtype=np.int64)
-    curve: list[tuple[float, float]] = []
-    seen = 0
-    wanted = set(eval_at)
-    model.train()
-    for step in range(steps + 1):
-        if evaluate is not None and step in wanted:
-            curve.append((float(step), evaluate()))
-        if step == steps:
-            break
-        if order.size < batch:
-            order = np.concatenate([order, rng.permutation(n)])
-        idx, order = torch.from_numpy(order[:batch]).to(x.device), order[batch:]
-        opt.zero_grad()
-        loss = loss_fn(model(x[idx]), y[idx])
-        loss.backward()
-        opt.step()
-        seen += batch
-        if on_step is not None:
-            on_step(1)
-    return curve, seen
-
-
-def count_params(params: Iterable[nn.Parameter]) -> int:
-    """Number of scalars in ``params``."""
-    return int(sum(p.numel() for p in params))
 
 
 # --- the task ----------------------------------------------------------------------------------

