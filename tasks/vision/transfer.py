@@ -184,7 +184,9 @@ class ImageTransferTask:
         torch.manual_seed(ctx.seed)
         with ctx.phase("source_train"):
             setup = self._setup(method, opts, ctx, data, chosen)
-        model, groups, train_x, test_x = setup.model, setup.groups, setup.train_x, setup.test_x
+        device = ctx.device
+        model, groups = setup.model.to(device), setup.groups
+        train_x, train_y = setup.train_x.to(device), train_y.to(device)
         params = [p for g in groups for p in g["params"]]
         steps = int(opts["probe_steps"] if method == "linear-probe" else opts["steps"])
         with ctx.phase("target_train"), ctx.progress(steps, f"{method} seed {ctx.seed}") as bar:
@@ -199,7 +201,7 @@ class ImageTransferTask:
             if method == "lora":
                 _merge_lora(model)
             recalibrate_batch_norm(model, train_x)
-            pred = predict(model, test_x, batch=256).numpy()
+            pred = _predict(model, setup.test_x, device)
         truth = data.test_y
         acc = int((pred == truth).sum()) / len(truth)
         per_class = {name: int((pred[truth == c] == c).sum()) / max(1, int((truth == c).sum()))
@@ -324,7 +326,7 @@ class ImageTransferTask:
         """Inputs of unit ``depth`` (pooled features when ``depth`` is every unit) for the chosen
         pool images and the test set: a cached artifact when the prefix holds pretrained units."""
         if depth == 0:
-            return backbone.prepare(data.train_x[chosen]), backbone.prepare(data.test_x)
+            return backbone.prepare(data.train_x[chosen]), data.test_x
         key = {"task": self.spec.id, "artifact": "frozen-prefix", "format": ARTIFACT_FORMAT,
                "backbone": backbone.name, "dataset": str(opts["dataset"]), "resolution": backbone.resolution,
                "depth": depth, "torch": torch.__version__}
@@ -335,10 +337,15 @@ class ImageTransferTask:
 
 
 class _Setup:
-    """What a method hands the shared loop: model, parameter groups, inputs and a step hook."""
+    """What a method hands the shared loop: model, parameter groups, inputs and a step hook.
+
+    ``test_x`` is a tensor of cached prefix activations or the raw test images (uint8), which
+    are prepared chunk by chunk at evaluation: a real-tier test set at 224 px would not fit in
+    memory as one float tensor.
+    """
 
     def __init__(self, model: Classifier, groups: list[dict[str, Any]], train_x: torch.Tensor,
-                 test_x: torch.Tensor, start: int = 0, before_step: Callable[[int], None] | None = None,
+                 test_x: torch.Tensor | np.ndarray, start: int = 0, before_step: Callable[[int], None] | None = None,
                  extra: dict[str, Any] | None = None) -> None:
         self.model, self.groups, self.train_x, self.test_x = model, groups, train_x, test_x
         self.start, self.before_step, self.extra = start, before_step, extra or {}
@@ -347,7 +354,16 @@ class _Setup:
     def plain(cls, model: Classifier, groups: list[dict[str, Any]], data: ImageSet, chosen: np.ndarray,
               **kwargs: Any) -> _Setup:
         bb = model.backbone
-        return cls(model, groups, bb.prepare(data.train_x[chosen]), bb.prepare(data.test_x), **kwargs)
+        return cls(model, groups, bb.prepare(data.train_x[chosen]), data.test_x, **kwargs)
+
+
+def _predict(model: Classifier, test_x: torch.Tensor | np.ndarray, device: str, chunk: int = 256) -> np.ndarray:
+    """Predicted classes of the test set, on ``device``, chunk by chunk."""
+    if isinstance(test_x, torch.Tensor):
+        return predict(model, test_x.to(device), batch=chunk).cpu().numpy()
+    prepare = model.backbone.prepare
+    return np.concatenate([predict(model, prepare(test_x[i : i + chunk]).to(device), batch=chunk).cpu().numpy()
+                           for i in range(0, len(test_x), chunk)])
 
 
 @torch.no_grad()
@@ -355,12 +371,14 @@ def _build_prefix(out: Path, backbone: Backbone, depth: int, data: ImageSet, ctx
     """Run the frozen prefix (eval mode) over the whole pool and test set once; save both."""
     backbone.eval()
     pooled = depth == len(backbone.units)
+    device = ctx.device
+    backbone.to(device)
 
     def run(images: np.ndarray) -> torch.Tensor:
         chunks = []
         for i in range(0, len(images), 256):
-            h = backbone.run(backbone.prepare(images[i : i + 256]), 0, depth)
-            chunks.append(backbone.pool(h) if pooled else h)
+            h = backbone.run(backbone.prepare(images[i : i + 256]).to(device), 0, depth)
+            chunks.append((backbone.pool(h) if pooled else h).cpu())
             bar.update(min(256, len(images) - i))
         return torch.cat(chunks).contiguous()
 
