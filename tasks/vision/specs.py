@@ -89,13 +89,14 @@ IMAGENET_OPTIONS: dict[str, object] = {
     "model": "efficientnet-lite0",
     "revision": "",
     "resolution": 48,
-    "steps": 36,
+    "epochs": 4,
+    "min_steps": 30,
     "probe_steps": 200,
     "batch_size": 16,
     "lr": 1e-3,
     "backbone_lr_ratio": 0.1,
     "layer_decay": 0.7,
-    "trainable_units": 3,
+    "trainable_units": 2,
     "transfer_units": None,
     "lora_rank": 8,
     "lora_alpha": 16.0,
@@ -103,7 +104,7 @@ IMAGENET_OPTIONS: dict[str, object] = {
     "weight_decay": 0.0,
     "augment_shift": 0,
 }
-IMAGENET_SMOKE = {"steps": 2, "probe_steps": 3, "batch_size": 8}
+IMAGENET_SMOKE = {"epochs": 1, "min_steps": 2, "probe_steps": 3, "batch_size": 8}
 IMAGENET_COMPARISONS = (("fine-tune", "scratch-small"), ("linear-probe", "pixel-logreg"), ("lora", "fine-tune"))
 EFFICIENTNET_CITATION = """@inproceedings{tan2019efficientnet,
   title={EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks},

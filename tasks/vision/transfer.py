@@ -22,6 +22,7 @@ content-addressed artifact and shared by every seed and method.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,8 @@ from tasks.vision.backbone import Backbone, EfficientNetBackbone, reset_paramete
 from tasks.vision.datasets import ImageSet, per_class_sample
 from tasks.vision.training import count_params, predict, train
 
-__all__ = ["METHODS", "Classifier", "ImageTransferTask", "SmallCNN", "load_target", "recalibrate_batch_norm"]
+__all__ = ["METHODS", "Classifier", "ImageTransferTask", "SmallCNN", "load_target", "recalibrate_batch_norm",
+           "target_steps"]
 
 METHODS = (
     "scratch",
@@ -142,6 +144,16 @@ def load_target(dataset: str) -> ImageSet:
     return quick_set(dataset)
 
 
+def target_steps(opts: Mapping[str, Any], n_train: int) -> int:
+    """Training steps for ``n_train`` labelled images: ``epochs`` passes, and at least ``min_steps``.
+
+    Passes keep a budget sweep honest (50 labels per class are seen as often as 10); the floor
+    keeps the smallest budgets from stopping after a handful of steps.
+    """
+    per_epoch = math.ceil(n_train / int(opts["batch_size"]))
+    return max(int(opts["min_steps"]), int(opts["epochs"]) * per_epoch)
+
+
 def _native_side(images: np.ndarray) -> int:
     return int(max(images.shape[1], images.shape[2]))
 
@@ -188,7 +200,7 @@ class ImageTransferTask:
         model, groups = setup.model.to(device), setup.groups
         train_x, train_y = setup.train_x.to(device), train_y.to(device)
         params = [p for g in groups for p in g["params"]]
-        steps = int(opts["probe_steps"] if method == "linear-probe" else opts["steps"])
+        steps = int(opts["probe_steps"]) if method == "linear-probe" else target_steps(opts, len(chosen))
         with ctx.phase("target_train"), ctx.progress(steps, f"{method} seed {ctx.seed}") as bar:
             _, seen = train(
                 model, groups, train_x, train_y, steps=steps, lr=float(opts["lr"]),
@@ -308,7 +320,7 @@ class ImageTransferTask:
             extra["layer_decay"] = decay
         elif method == "gradual-unfreeze":
             groups = [head, {"params": list(backbone.parameters()), "lr": backbone_lr}]
-            phase = max(1, int(opts["steps"]) // (n + 1))
+            phase = max(1, target_steps(opts, len(chosen)) // (n + 1))
             before_step = _unfreezer(backbone, phase)
             extra["steps_per_unfrozen_unit"] = phase
         elif method == "lora":
