@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bench.errors import UsageError, unknown
 
-__all__ = ["RunConfig", "build_config", "parse_seeds", "parse_set", "resolve_options"]
+__all__ = ["RunConfig", "build_config", "parse_seeds", "parse_set", "parse_sweep", "resolve_options"]
 
 
 class RunConfig(BaseModel):
@@ -42,6 +42,21 @@ class RunConfig(BaseModel):
     """Run again even where a record of the same config exists, and overwrite it."""
     options: dict[str, Any] = Field(default_factory=dict)
     """Task options, checked against each selected task's ``TaskSpec.options``."""
+    sweep: dict[str, list[Any]] = Field(default_factory=dict)
+    """Task options to sweep: the grid is multiplied by every combination of these values, and
+    each run's options (so its record and config hash) carry its own; the leaderboard plots the
+    main metric against a swept option (e.g. layer transferability against the number of
+    transferred units)."""
+
+    @field_validator("sweep")
+    @classmethod
+    def _sweep(cls, v: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for name, values in v.items():
+            if not values:
+                raise ValueError(f"option {name!r} has no values to sweep")
+            if len({json.dumps(x, sort_keys=True) for x in values}) != len(values):
+                raise ValueError(f"option {name!r} repeats a value")
+        return v
 
     @field_validator("seeds", mode="before")
     @classmethod
@@ -102,6 +117,18 @@ def _value(text: str) -> Any:
         return text
 
 
+def parse_sweep(items: list[str]) -> dict[str, list[Any]]:
+    """``["transfer_units=0,3,9"]`` -> ``{"transfer_units": [0, 3, 9]}`` (values parsed as in ``--set``)."""
+    out: dict[str, list[Any]] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        name = name.strip().removeprefix("options.")
+        if not sep or not name or not raw.strip():
+            raise UsageError(f"--sweep {item!r} is not NAME=V1,V2,... (e.g. --sweep transfer_units=0,3,6,9)")
+        out[name] = [_value(v.strip()) for v in raw.split(",")]
+    return out
+
+
 def parse_set(items: list[str]) -> dict[str, Any]:
     """``["options.lr=0.01", "workers=2"]`` -> ``{"options": {"lr": 0.01}, "workers": 2}``."""
     out: dict[str, Any] = {}
@@ -128,8 +155,8 @@ def parse_set(items: list[str]) -> dict[str, Any]:
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for k, v in over.items():
-        if k == "options" and isinstance(v, dict):
-            merged["options"] = {**merged.get("options", {}), **v}
+        if k in ("options", "sweep") and isinstance(v, dict):
+            merged[k] = {**merged.get(k, {}), **v}
         else:
             merged[k] = v
     return merged

@@ -33,6 +33,7 @@ from bench.record import Record
 from bench.stats import bootstrap_ci, difference_ci, stratified_iqm_ci
 
 __all__ = ["FORMATS", "Aggregate", "Comparison", "Leaderboard", "Robustness", "Row", "budget_to_reach", "build",
+           "data_saved", "plot_sweep", "Sweep", "sweeps",
            "plot_robustness", "render", "robustness", "write_files"]
 
 FORMATS = ("table", "md", "csv", "latex", "json")
@@ -68,12 +69,20 @@ class Row:
     :func:`budget_to_reach`); None when the task names no learning curve or there is none to read."""
     budget_to_scratch_censored: bool = False
     """More than half the seeds never reach it: ``budget_to_scratch`` is then the setting's budget, a lower bound."""
+    data_saved: float | None = None
+    """How many times this row's budget scratch needs to reach this row's mean score (see
+    :func:`data_saved`); None for scratch itself and where scratch ran at fewer than two budgets."""
+    data_saved_bound: str = ""
+    """'>' when the score is beyond scratch's best at any budget run (the factor is a lower bound),
+    '<' when it is below scratch's score at its smallest budget (an upper bound), else ''."""
     wall_s: float | None = None
     source_s: float | None = None
     """Seconds spent building the shared source artifacts this method starts from (once per seed)."""
     peak_mb: float | None = None
     trainable_params: int | None = None
     total_params: int | None = None
+    throughput: float | None = None
+    """Target training samples (images, env steps) per second of target-training wall time."""
     files: dict[str, str] = field(default_factory=dict)
     """Per ``Record.files`` label, the file of the lowest ok seed that has one (relative to the results directory)."""
 
@@ -119,9 +128,11 @@ class Leaderboard:
     default_budgets: dict[str, int] = field(default_factory=dict)
     """Per task with an installed spec: the budget whose setting stands for the task in per-task plots."""
     breakdowns: dict[tuple[str, int, str], dict[str, dict[str, list[float]]]] = field(default_factory=dict)
-    comparisons: list[Comparison] = field(default_factory=list)
     """Per setting and method: the main metric's breakdown as {key: values over ok seeds}, kept for the
     plots (which need every seed for their intervals) and left out of the rendered formats."""
+    comparisons: list[Comparison] = field(default_factory=list)
+    option_values: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    """Per (task, options hash): the options themselves, from which sweeps over one option are found."""
 
     def settings(self) -> list[tuple[str, int, str]]:
         seen: dict[tuple[str, int, str], None] = {}
@@ -172,6 +183,53 @@ def budget_to_reach(crossings: Sequence[float | None], budget: float) -> tuple[f
     return float(reached[need - 1]), False
 
 
+def data_saved(scratch: Sequence[tuple[float, float]], score: float, budget: float,
+               sign: float = 1.0) -> tuple[float, str] | None:
+    """The factor of target data transfer saves: scratch's budget to reach ``score``, over ``budget``.
+
+    ``scratch`` holds (budget, mean score) pairs at two or more budgets. Scratch's curve is made
+    monotone by its running best (more data never counts as hurting), and the budget at which it
+    reaches ``score`` is interpolated linearly in log budget. Beyond scratch's best the factor is a
+    lower bound (``'>'``: largest budget / ``budget``); below its score at the smallest budget it
+    is an upper bound (``'<'``). ``sign`` is -1 where lower scores are better.
+    """
+    pts = sorted((float(b), sign * float(m)) for b, m in scratch)
+    if len(pts) < 2 or budget <= 0:
+        return None
+    best, env = -math.inf, []
+    for b, m in pts:
+        best = max(best, m)
+        env.append((b, best))
+    s = sign * score
+    if s > env[-1][1]:
+        return env[-1][0] / budget, ">"
+    if s < env[0][1]:
+        return env[0][0] / budget, "<"
+    for (b0, m0), (b1, m1) in zip(env, env[1:], strict=False):
+        if m1 >= s:
+            if s <= m0:
+                return b0 / budget, ""
+            t = (s - m0) / (m1 - m0)
+            return math.exp(math.log(b0) + t * (math.log(b1) - math.log(b0))) / budget, ""
+    return env[0][0] / budget, ""
+
+
+def _fill_data_saved(rows: Sequence[Row], signs: Mapping[str, float]) -> None:
+    """Set :attr:`Row.data_saved` on every non-scratch row whose task and options have scratch at
+    two or more budgets."""
+    curves: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    for r in rows:
+        if r.method == "scratch" and r.mean is not None:
+            curves[(r.task, r.options)].append((r.budget, r.mean))
+    for r in rows:
+        curve = curves.get((r.task, r.options), [])
+        if r.method == "scratch" or r.mean is None or len(curve) < 2:
+            continue
+        found = data_saved(curve, r.mean, r.budget, signs.get(r.task, 1.0))
+        if found:
+            r.data_saved, r.data_saved_bound = found
+
+
 def _first_files(records: Sequence[Record]) -> dict[str, str]:
     files: dict[str, str] = {}
     for r in sorted(records, key=lambda r: r.seed):
@@ -205,9 +263,11 @@ def build(
     """Group records by (task, budget, options, method) and compute every leaderboard number."""
     specs = specs or {}
     groups: dict[tuple[str, int, str], dict[str, list[Record]]] = defaultdict(lambda: defaultdict(list))
+    option_values: dict[tuple[str, str], dict[str, Any]] = {}
     for r in records:
         key = (r.task, r.budget, config_hash(r.config.get("options", {}))[:8])
         groups[key][r.method].append(r)
+        option_values.setdefault((r.task, key[2]), dict(r.config.get("options", {})))
     rows: list[Row] = []
     per_method_scores: dict[str, list[list[float]]] = defaultdict(list)
     units: dict[str, str] = {}
@@ -246,6 +306,7 @@ def build(
                 peak_mb=_mean([r.cost.peak_rss_mb for r in ok if r.cost.peak_rss_mb is not None]),
                 trainable_params=ok[0].cost.trainable_params if ok else None,
                 total_params=ok[0].cost.total_params if ok else None,
+                throughput=_mean([r.cost.throughput for r in ok if r.cost.throughput]),
                 columns={name: _mean([r.metrics[name] for r in ok if name in r.metrics]) for name in shown},
                 files=_first_files(ok),
             )
@@ -274,6 +335,7 @@ def build(
         order = {"scratch": 0, "transfer": 1, "reference": 2}
         table_rows.sort(key=lambda r: (order.get(r.role, 3), -(r.gain or 0.0) if r.gain is not None else 0.0))
         rows.extend(table_rows)
+    _fill_data_saved(rows, {task: _sign([next(iter(g.values()))[0]]) for (task, _, _), g in groups.items()})
     aggregates = []
     for method, per_task in per_method_scores.items():
         point, ci = stratified_iqm_ci(per_task)
@@ -289,7 +351,7 @@ def build(
     return Leaderboard(rows, aggregates, references, units, normalization, list(problems), columns=columns,
                        budget_units=budget_units,
                        default_budgets={t: s.default_budget for t, s in specs.items() if t in units},
-                       breakdowns=breakdowns, comparisons=comparisons)
+                       breakdowns=breakdowns, comparisons=comparisons, option_values=option_values)
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -318,7 +380,8 @@ def _verdict_mark(v: str) -> str:
 
 
 HEADERS = ["method", "role", "seeds", "mean", "95% CI", "gain vs scratch", "gain 95% CI", "verdict",
-           "wall s/run", "source s", "peak MB", "trainable"]
+           "wall s/run", "source s", "peak MB", "trainable", "total params", "samples/s"]
+DATA_SAVED_HEADER = "scratch data to match"
 _TASK_COLUMNS_AT = HEADERS.index("verdict") + 1
 
 
@@ -341,7 +404,17 @@ def _headers(lb: Leaderboard, task: str) -> list[str]:
     own = list(lb.columns.get(task, []))
     if task in lb.budget_units:
         own.append(_to_scratch_header(lb.budget_units[task]))
+    if _has_data_saved(lb, task):
+        own.append(DATA_SAVED_HEADER)
     return HEADERS[:_TASK_COLUMNS_AT] + own + HEADERS[_TASK_COLUMNS_AT:]
+
+
+def _has_data_saved(lb: Leaderboard, task: str) -> bool:
+    return any(r.data_saved is not None for r in lb.rows if r.task == task)
+
+
+def _data_saved(r: Row) -> str:
+    return "—" if r.data_saved is None else f"{r.data_saved_bound}{r.data_saved:.1f}x"
 
 
 def _cells(lb: Leaderboard, r: Row) -> list[str]:
@@ -349,10 +422,12 @@ def _cells(lb: Leaderboard, r: Row) -> list[str]:
     role = {"reference": "reference (not ranked)", "scratch": "baseline"}.get(r.role, r.role)
     common = [r.method, role, seeds, _f(r.mean), _ci(r.ci), _gain(r.gain), _ci(r.gain_ci),
               _verdict_mark(r.verdict) if r.verdict else "", _f(r.wall_s, 1), _f(r.source_s, 1),
-              _f(r.peak_mb, 0), _params(r.trainable_params)]
+              _f(r.peak_mb, 0), _params(r.trainable_params), _params(r.total_params), _f(r.throughput, 0)]
     own = [_f(r.columns.get(name)) for name in lb.columns.get(r.task, [])]
     if r.task in lb.budget_units:
         own.append(_to_scratch(r))
+    if _has_data_saved(lb, r.task):
+        own.append(_data_saved(r))
     return common[:_TASK_COLUMNS_AT] + own + common[_TASK_COLUMNS_AT:]
 
 
@@ -467,7 +542,9 @@ def render(lb: Leaderboard, fmt: str = "table", plot: str | None = None, plots: 
         parts += [f"- {line}" if md else f"  {line}"
                   for line in _comparisons(lb, task, budget, opts) + _references(lb, task)]
         if md and (task, budget, opts) == next(s for s in lb.settings() if s[0] == task):
-            for kind, caption in (("", task), ("robustness", f"{task} robustness")):
+            kinds = [("", task), ("robustness", f"{task} robustness")] + [
+                (f"sweep-{_safe(sw.option)}", f"{task} against {sw.option}") for sw in sweeps(lb, task)]
+            for kind, caption in kinds:
                 if task_plot_name(task, kind) in plots:
                     parts.append(f"![{caption}]({quote(task_plot_name(task, kind))})")
             rollouts = _rollouts(rows)
@@ -483,6 +560,11 @@ def render(lb: Leaderboard, fmt: str = "table", plot: str | None = None, plots: 
         ("" if md else "\n") + "Intervals: 95% percentile bootstrap over seeds. 'better' / 'negative transfer': "
         "the gain's interval excludes zero; otherwise no significant difference."
     )
+    if any(r.data_saved is not None for r in lb.rows):
+        parts.append(
+            f"'{DATA_SAVED_HEADER}': how many times a row's budget scratch needs to reach the row's mean score, "
+            "read off scratch's scores at the budgets run (interpolated in log budget); '>' beyond scratch's best, "
+            "'<' below its smallest budget's score.")
     if lb.budget_units:
         parts.append(
             "'... to scratch's final': the budget by which half the seeds' learning curves reach scratch's mean "
@@ -686,6 +768,86 @@ def plot_robustness(lb: Leaderboard, task: str, path: Path) -> Path | None:
     return path
 
 
+@dataclass
+class Sweep:
+    """One task option varied while everything else stayed the same: the rows at each value."""
+
+    task: str
+    option: str
+    points: dict[tuple[str, str], list[tuple[Any, Row]]]
+    """Per (method, rest) — ``rest`` naming the budget and any other option that differs between
+    lines — the (value, row) pairs in value order."""
+
+
+def _sortable(v: Any) -> tuple[int, Any]:
+    return (0, v) if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, json.dumps(v))
+
+
+def sweeps(lb: Leaderboard, task: str) -> list[Sweep]:
+    """The options of ``task`` whose records take two or more values with all other options equal."""
+    settings = {opts: vals for (t, opts), vals in lb.option_values.items() if t == task}
+    names = sorted({k for vals in settings.values() for k in vals})
+    found = []
+    for name in names:
+        if len({json.dumps(v.get(name), sort_keys=True) for v in settings.values()}) < 2:
+            continue
+        points: dict[tuple[str, str], list[tuple[Any, Row]]] = defaultdict(list)
+        for r in lb.rows:
+            if r.task != task or r.mean is None or r.options not in settings:
+                continue
+            vals = settings[r.options]
+            rest = {k: v for k, v in vals.items() if k != name}
+            points[(r.method, f"budget {r.budget}" + _rest_label(rest, settings, name))].append((vals.get(name), r))
+        points = {k: sorted(v, key=lambda p: _sortable(p[0])) for k, v in points.items() if len(v) > 1}
+        if points:
+            found.append(Sweep(task, name, points))
+    return found
+
+
+def _rest_label(rest: Mapping[str, Any], settings: Mapping[str, Mapping[str, Any]], swept: str) -> str:
+    varying = [k for k in rest if len({json.dumps(v.get(k), sort_keys=True) for v in settings.values()}) > 1]
+    return "".join(f", {k}={rest[k]}" for k in varying if k != swept)
+
+
+def plot_sweep(lb: Leaderboard, sweep: Sweep, path: Path) -> Path:
+    """The main metric against a swept option's value: one line per method (and other setting),
+    mean and 95% interval over seeds; numeric values on a linear axis, others as categories."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    values = sorted({json.dumps(v) for pts in sweep.points.values() for v, _ in pts})
+    numeric = all(isinstance(json.loads(v), (int, float)) for v in values)
+    cats = sorted((json.loads(v) for v in values), key=_sortable)
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    several = len({rest for _, rest in sweep.points}) > 1
+    for (method, rest), pts in sorted(sweep.points.items(), key=lambda kv: (kv[0][0] != "scratch", kv[0])):
+        xs = [v if numeric else cats.index(v) for v, _ in pts]
+        rows = [r for _, r in pts]
+        y = [r.mean for r in rows]
+        err = [[r.mean - r.ci[0] if r.ci else 0 for r in rows], [r.ci[1] - r.mean if r.ci else 0 for r in rows]]
+        ref = rows[0].role == "reference"
+        ax.errorbar(xs, y, yerr=err, marker="o", capsize=3, label=method + (f" ({rest})" if several else ""),
+                    linestyle="--" if ref else "-", color="black" if method == "scratch" else None)
+    if not numeric:
+        ax.set_xticks(range(len(cats)), [str(c) for c in cats])
+    ax.set_xlabel(sweep.option)
+    ax.set_ylabel(lb.units.get(sweep.task, "score"))
+    ax.set_title(f"{sweep.task}: {lb.units.get(sweep.task, 'score').split(' (')[0]} against {sweep.option}")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
 def task_plot_name(task: str, kind: str = "") -> str:
     """Path of a task's plot relative to the results directory; ``kind`` names a plot beside the main one."""
     return "plots/" + task.replace("/", "_") + (f"-{kind}" if kind else "") + ".png"
@@ -709,6 +871,8 @@ def write_files(lb: Leaderboard, results_dir: Path) -> list[Path]:
             p = plotter(lb, task, results_dir / task_plot_name(task, kind))
             if p:
                 written.append(p)
+        for sw in sweeps(lb, task):
+            written.append(plot_sweep(lb, sw, results_dir / task_plot_name(task, f"sweep-{_safe(sw.option)}")))
     plots = {p.relative_to(results_dir).as_posix() for p in written}
     md = results_dir / "leaderboard.md"
     atomic_write(md, render(lb, "md", plot=png.name if png else None, plots=plots))

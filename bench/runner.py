@@ -11,6 +11,7 @@ atomically the moment its run ends.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import itertools
 import logging
 import multiprocessing
 import os
@@ -118,7 +119,7 @@ def plan(config: RunConfig, registry: Registry, device: str) -> list[Job]:
                 f"no selected task implements method {m!r}; they implement {', '.join(sorted(implemented))}"
             )
     accepted = {o for s in specs for o in s.options}
-    for name in config.options:
+    for name in [*config.options, *config.sweep]:
         if name not in accepted:
             raise unknown("task option", name, accepted)
     jobs: list[Job] = []
@@ -133,12 +134,15 @@ def plan(config: RunConfig, registry: Registry, device: str) -> list[Job]:
         methods = registry.task_methods(spec)
         if config.methods:
             methods = [m for m in methods if m in config.methods or registry.method(m).role == "scratch"]
-        options = resolve_options(spec, config.options, strict=False)
-        for b in budgets:
-            for m in methods:
-                role = registry.method(m).role
-                for seed in config.seeds:
-                    jobs.append(Job(spec, m, role, seed, b, device, options, str(config.results_dir)))
+        swept = {k: v for k, v in config.sweep.items() if k in spec.options}
+        variants = [resolve_options(spec, {**config.options, **dict(zip(swept, combo, strict=True))}, strict=False)
+                    for combo in itertools.product(*swept.values())]
+        for options in variants:
+            for b in budgets:
+                for m in methods:
+                    role = registry.method(m).role
+                    for seed in config.seeds:
+                        jobs.append(Job(spec, m, role, seed, b, device, options, str(config.results_dir)))
     return jobs
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from bench import leaderboard as lbmod
 from bench.cli._common import add_results_dir, csv_list, registry
-from bench.config import build_config, parse_seeds
+from bench.config import build_config, parse_seeds, parse_sweep
 from bench.errors import UsageError
 from bench.hardware import resolve_device
 from bench.runner import Job, make_executor, pending_jobs, plan, run_grid
@@ -54,6 +55,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, metavar="FILE", help="a TOML file with any of these settings")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets",
                    help="override a setting, e.g. --set options.target_steps=300 or --set workers=2")
+    p.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2,...",
+                   help="multiply the grid over values of a task option, e.g. --sweep transfer_units=0,3,6,9 "
+                   "(repeat for several: every combination)")
+    p.add_argument("--model", metavar="DIR|HUB_ID",
+                   help="the backbone for tasks with a 'model' option: a local directory or a hub id "
+                   "(sugar for --set options.model=...)")
     p.add_argument("--dry-run", action="store_true", help="print the grid and its estimated cost; run nothing")
     p.add_argument("--force", action="store_true", help="run again and overwrite runs that already have a record")
     p.add_argument("--format", choices=lbmod.FORMATS, default="table", help="leaderboard format (default: table)")
@@ -64,21 +71,24 @@ def _flatten(values: list[list[str]] | None) -> list[str] | None:
     return [v for group in values for v in group] if values else None
 
 
-def _print_plan(jobs: list[Job], todo: list[Job], workers: int) -> None:
+def _print_plan(jobs: list[Job], todo: list[Job], workers: int, swept: Sequence[str] = ()) -> None:
     todo_ids = {j.config_hash for j in todo}
-    rows: dict[tuple[str, str, int], list[Job]] = {}
+    rows: dict[tuple[str, str, int, str], list[Job]] = {}
     for j in jobs:
-        rows.setdefault((j.spec.id, j.method, j.budget), []).append(j)
-    print(f"{'task':32} {'method':16} {'budget':>6} {'seeds':>6} {'to run':>6} {'est. s':>8}")
+        variant = " ".join(f"{k}={j.options[k]}" for k in swept if k in j.options)
+        rows.setdefault((j.spec.id, j.method, j.budget, variant), []).append(j)
+    print(f"{'task':32} {'method':16} {'budget':>6} {'seeds':>6} {'to run':>6} {'est. s':>8}"
+          + ("  sweep" if swept else ""))
     total, unknown = 0.0, 0
-    for (task, method, budget), js in rows.items():
+    for (task, method, budget, variant), js in rows.items():
         n = sum(j.config_hash in todo_ids for j in js)
         est = js[0].spec.seconds_per_run.get(method)
         if est is None:
             unknown += n
         else:
             total += est * n
-        print(f"{task:32} {method:16} {budget:>6} {len(js):>6} {n:>6} {'?' if est is None else f'{est * n:.0f}':>8}")
+        print(f"{task:32} {method:16} {budget:>6} {len(js):>6} {n:>6} {'?' if est is None else f'{est * n:.0f}':>8}"
+              + (f"  {variant}" if variant else ""))
     line = f"{len(jobs)} runs, {len(todo)} to run, {len(jobs) - len(todo)} already finished; "
     line += f"estimated {total / max(1, workers):.0f} s with {workers} worker(s) on this machine's CPU"
     if unknown:
@@ -91,6 +101,8 @@ def main(args: argparse.Namespace) -> int:
         "suite": args.suite, "tasks": _flatten(args.task), "methods": _flatten(args.method),
         "seeds": args.seeds, "budgets": args.budget, "device": args.device, "workers": args.workers,
         "results_dir": args.results_dir, "force": True if args.force else None,
+        "sweep": parse_sweep(args.sweep) or None,
+        "options": {"model": args.model} if args.model is not None else None,
     }
     config = build_config(args.config, flags, args.sets)
     reg = registry()
@@ -105,7 +117,7 @@ def main(args: argparse.Namespace) -> int:
         jobs = [Job(**{**j.__dict__, "show_progress": True}) for j in jobs]
     if args.dry_run:
         todo, _ = pending_jobs(jobs, config.force)
-        _print_plan(jobs, todo, workers)
+        _print_plan(jobs, todo, workers, list(config.sweep))
         return 0
     executor = make_executor(config.processes, pending)
     summary = run_grid(jobs, executor, force=config.force, progress=not args.no_progress)

@@ -11,7 +11,18 @@ import pytest
 from record_factory import make_record
 
 from bench.api import Reference, TaskSpec
-from bench.leaderboard import BETTER, NS, WORSE, budget_to_reach, build, render, robustness, write_files
+from bench.leaderboard import (
+    BETTER,
+    NS,
+    WORSE,
+    budget_to_reach,
+    build,
+    data_saved,
+    render,
+    robustness,
+    sweeps,
+    write_files,
+)
 
 
 def recs(method, scores, role="transfer", task="t/T-v0", higher=True, **kw):
@@ -298,3 +309,60 @@ def test_named_comparisons_are_head_to_head_with_an_interval():
     text = render(lb, "table")
     assert "a vs b: +0.400" in text and "▲ better" in text.split("a vs b:")[1].splitlines()[0]
     assert json.loads(render(lb, "json"))["comparisons"][0]["a"] == "a"
+
+
+# --- data efficiency and sweeps ------------------------------------------------------------------
+SCRATCH_CURVE = [(1, 0.5), (10, 0.7), (100, 0.8)]
+
+
+@pytest.mark.parametrize(
+    ("score", "budget", "expected"),
+    [
+        (0.7, 1, (10.0, "")),  # scratch needs 10 labels for what this gets with 1
+        (0.75, 1, (10 ** 1.5, "")),  # halfway in log budget between 10 and 100
+        (0.9, 10, (10.0, ">")),  # beyond scratch's best: at least 100 / 10
+        (0.4, 10, (0.1, "<")),  # below scratch's smallest budget: at most 1 / 10
+    ],
+)
+def test_data_saved_reads_scratchs_budget_curve_in_log_budget(score, budget, expected):
+    factor, bound = data_saved(SCRATCH_CURVE, score, budget)
+    assert (factor, bound) == (pytest.approx(expected[0]), expected[1])
+
+
+def test_data_saved_uses_scratchs_running_best_and_respects_lower_is_better():
+    dip = [(1, 0.5), (10, 0.7), (30, 0.6), (100, 0.8)]  # the dip at 30 does not count as data hurting
+    assert data_saved(dip, 0.7, 1) == (pytest.approx(10.0), "")
+    errors = [(b, -m) for b, m in SCRATCH_CURVE]  # an error: lower is better
+    assert data_saved(errors, -0.7, 1, sign=-1.0) == (pytest.approx(10.0), "")
+    assert data_saved(SCRATCH_CURVE[:1], 0.7, 1) is None
+
+
+def test_data_saved_column_appears_with_scratch_at_two_budgets(tmp_path):
+    records = []
+    for budget, (s, t) in {1: (0.5, 0.7), 10: (0.7, 0.9)}.items():
+        records += recs("scratch", [s - 0.01, s, s + 0.01], role="scratch", budget=budget)
+        records += recs("fine-tune", [t - 0.01, t, t + 0.01], budget=budget)
+    lb = build(records)
+    by = {(r.method, r.budget): r for r in lb.rows}
+    assert by[("fine-tune", 1)].data_saved == pytest.approx(10.0)
+    assert by[("fine-tune", 10)].data_saved_bound == ">"
+    assert by[("scratch", 10)].data_saved is None
+    text = render(lb)
+    assert "scratch data to match" in text and "10.0x" in text and ">1.0x" in text
+    assert "scratch data to match" not in render(build(recs("scratch", [0.5, 0.6], role="scratch")))
+
+
+def test_a_swept_option_gets_a_plot_linked_from_the_markdown(tmp_path):
+    records = []
+    for n, (s, t) in {0: (0.5, 0.5), 3: (0.5, 0.7), 9: (0.5, 0.8)}.items():
+        opts = {"transfer_units": n, "lr": 0.1}
+        records += recs("scratch", [s, s + 0.01], role="scratch", options=opts)
+        records += recs("fine-tune", [t, t + 0.02], options=opts)
+    lb = build(records)
+    (sw,) = sweeps(lb, "t/T-v0")
+    assert sw.option == "transfer_units"
+    assert [v for v, _ in sw.points[("fine-tune", "budget 5")]] == [0, 3, 9]
+    written = {p.relative_to(tmp_path).as_posix() for p in write_files(lb, tmp_path)}
+    assert "plots/t_T-v0-sweep-transfer_units.png" in written
+    assert "(plots/t_T-v0-sweep-transfer_units.png)" in (tmp_path / "leaderboard.md").read_text()
+    assert sweeps(build(recs("scratch", [0.5, 0.6], role="scratch", options={"lr": 0.1})), "t/T-v0") == []

@@ -32,6 +32,19 @@ def test_plan_expands_the_grid_and_always_includes_scratch(registry, tmp_path):
     assert len({j.config_hash for j in jobs}) == len(jobs)
 
 
+def test_a_sweep_multiplies_the_grid_and_each_run_carries_its_value(registry, tmp_path):
+    jobs = plan(config(tmp_path, methods=["fine-tune"], seeds=[0], sweep={"steps": [10, 20, 30]}), registry, "cpu")
+    assert sorted((j.method, j.options["steps"]) for j in jobs) == [
+        (m, v) for m in ("fine-tune", "scratch") for v in (10, 20, 30)]
+    assert len({j.config_hash for j in jobs}) == 6
+    assert all(j.config["options"]["steps"] == j.options["steps"] for j in jobs)
+
+
+def test_a_sweep_value_must_not_repeat(tmp_path):
+    with pytest.raises(ValueError, match="repeats a value"):
+        RunConfig(tasks=["toy/Linear-v0"], results_dir=tmp_path, sweep={"steps": [1, 1]})
+
+
 @pytest.mark.parametrize(
     ("kw", "match"),
     [
@@ -42,6 +55,8 @@ def test_plan_expands_the_grid_and_always_includes_scratch(registry, tmp_path):
         ({"options": {"stepz": 3}}, "unknown task option 'stepz'; did you mean 'steps'"),
         ({"options": {"steps": "many"}}, "option steps='many'.*expected int"),
         ({"suite": "quik", "tasks": []}, "unknown suite 'quik'"),
+        ({"sweep": {"stepz": [1, 2]}}, "unknown task option 'stepz'; did you mean 'steps'"),
+        ({"sweep": {"steps": [1, "many"]}}, "option steps='many'.*expected int"),
     ],
 )
 def test_plan_rejects_bad_input_with_one_clear_message(registry, tmp_path, kw, match):
