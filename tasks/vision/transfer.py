@@ -40,7 +40,7 @@ from tasks.vision.datasets import ImageSet, per_class_sample
 from tasks.vision.training import count_params, predict, train
 
 __all__ = ["METHODS", "Classifier", "ImageTransferTask", "SmallCNN", "load_target", "recalibrate_batch_norm",
-           "target_steps"]
+           "target_steps", "training_pool"]
 
 METHODS = (
     "scratch",
@@ -137,11 +137,48 @@ class Classifier(nn.Module):
 
 
 # --- targets -----------------------------------------------------------------------------------
-def load_target(dataset: str) -> ImageSet:
-    """The fixed pool and test set named by the ``dataset`` option (a quick set for now)."""
-    from tasks.vision.datasets import quick_set
+def load_target(opts: Mapping[str, Any]) -> ImageSet:
+    """The fixed pool and test set named by the ``dataset`` option.
 
-    return quick_set(dataset)
+    A quick set (:data:`~tasks.vision.datasets.QUICK_SETS`), ``imagefolder`` (``data_dir`` holds
+    ``train/<class>/`` and ``test/<class>/``), or a key of :data:`~tasks.vision.hub.HUB_DATASETS`,
+    read from the hub or from a local copy in ``data_dir``.
+    """
+    from tasks.vision.datasets import QUICK_SETS, quick_set
+
+    dataset = str(opts["dataset"])
+    if dataset in QUICK_SETS:
+        return quick_set(dataset)
+    from tasks.vision.hub import HUB_DATASETS, image_folder, load_hub_dataset
+
+    size = int(opts.get("image_size") or 224)
+    data_dir = str(opts.get("data_dir") or "") or None
+    if dataset == "imagefolder":
+        if not data_dir:
+            raise ValueError("dataset='imagefolder' needs data_dir, a folder with train/<class>/ and test/<class>/")
+        return image_folder(data_dir, size)
+    if dataset not in HUB_DATASETS:
+        accepted = ", ".join([*QUICK_SETS, "imagefolder", *HUB_DATASETS])
+        raise ValueError(f"unknown dataset {dataset!r}; accepted: {accepted}")
+    return load_hub_dataset(HUB_DATASETS[dataset], data_dir, size)
+
+
+def training_pool(opts: Mapping[str, Any], labels: np.ndarray, budget: int, seed: int) -> np.ndarray:
+    """Indices of the labelled images a run trains on, by the ``protocol`` option.
+
+    ``per-class`` (default): ``budget`` labels per class, nested across budgets. ``vtab-1k``:
+    1,000 images drawn uniformly from the training split (VTAB's protocol; Zhai et al., 2019),
+    the budget unused. ``full``: the whole training split, the budget unused.
+    """
+    protocol = str(opts.get("protocol") or "per-class")
+    if protocol == "per-class":
+        return per_class_sample(labels, budget, [seed, STREAM_BUDGET])
+    if protocol == "vtab-1k":
+        rng = np.random.default_rng([seed, STREAM_BUDGET])
+        return np.sort(rng.permutation(len(labels))[: min(1000, len(labels))])
+    if protocol == "full":
+        return np.arange(len(labels))
+    raise ValueError(f"protocol={protocol!r}; accepted: per-class, vtab-1k, full")
 
 
 def target_steps(opts: Mapping[str, Any], n_train: int) -> int:
@@ -182,13 +219,13 @@ class ImageTransferTask:
             return EfficientNetBackbone(int(opts["resolution"]), pretrained=pretrained)
         from tasks.vision.hub import load_backbone
 
-        return load_backbone(model, opts.get("revision") or None, pretrained=pretrained)
+        return load_backbone(model, str(opts.get("revision") or "") or None, pretrained=pretrained)
 
     def _run(self, method: str, ctx: RunContext) -> RunResult:
         opts = resolve_options(self.spec, {**self.options, **ctx.options})
         with ctx.phase("data"):
-            data = load_target(str(opts["dataset"]))
-            chosen = per_class_sample(data.train_y, ctx.budget, [ctx.seed, STREAM_BUDGET])
+            data = load_target(opts)
+            chosen = training_pool(opts, data.train_y, ctx.budget, ctx.seed)
             train_y = torch.from_numpy(data.train_y[chosen])
         if method == "pixel-logreg":
             return self._pixel_logreg(data, chosen, ctx)
@@ -340,7 +377,8 @@ class ImageTransferTask:
         if depth == 0:
             return backbone.prepare(data.train_x[chosen]), data.test_x
         key = {"task": self.spec.id, "artifact": "frozen-prefix", "format": ARTIFACT_FORMAT,
-               "backbone": backbone.name, "dataset": str(opts["dataset"]), "resolution": backbone.resolution,
+               "backbone": backbone.name, "dataset": str(opts["dataset"]), "data_dir": str(opts.get("data_dir") or ""),
+               "image_size": int(opts.get("image_size") or 0), "resolution": backbone.resolution,
                "depth": depth, "torch": torch.__version__}
         path = ctx.artifacts.get_or_build(
             "frozen-prefix", key, lambda out: _build_prefix(out, backbone, depth, data, ctx))
