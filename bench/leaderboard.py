@@ -636,6 +636,14 @@ def plot_task(lb: Leaderboard, task: str, path: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    spread: dict[str, set[int]] = defaultdict(set)
+    for r in rows:
+        spread[r.options].add(r.budget)
+    if len(spread) > 1 and max(len(b) for b in spread.values()) > 1:
+        # A budget sweep beside an option sweep: the budget curve is the options with the most budgets
+        # (the option sweep has its own plot, see plot_sweep).
+        keep = max(spread, key=lambda o: (len(spread[o]), o))
+        rows = [r for r in rows if r.options == keep]
     variants = sorted({r.options for r in rows})
     budgets = sorted({r.budget for r in rows})
     fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -818,7 +826,10 @@ def plot_sweep(lb: Leaderboard, sweep: Sweep, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     values = sorted({json.dumps(v) for pts in sweep.points.values() for v, _ in pts})
-    numeric = all(isinstance(json.loads(v), (int, float)) for v in values)
+    numeric = all(isinstance(json.loads(v), (int, float)) or json.loads(v) is None for v in values)
+    if numeric:  # None is an option's "not set" default: no place on a numeric axis
+        sweep = Sweep(sweep.task, sweep.option, {k: [(v, r) for v, r in pts if v is not None]
+                                                 for k, pts in sweep.points.items()})
     cats = sorted((json.loads(v) for v in values), key=_sortable)
     fig, ax = plt.subplots(figsize=(6.5, 4))
     several = len({rest for _, rest in sweep.points}) > 1

@@ -231,7 +231,8 @@ METHODS: tuple[MethodSpec, ...] = (
                "never ranked."),
     MethodSpec("partial-fine-tune", "transfer",
                "The pretrained backbone with its lower units frozen; the top units (option trainable_units) and a new "
-               "head trained."),
+               "head trained. With option transfer_units=n: the first n units transferred and frozen, the rest "
+               "re-initialized and trained (Yosinski et al. 2014's frozen AnB)."),
     MethodSpec("gradual-unfreeze", "transfer",
                "ULMFiT-style: the new head trained alone first, then one more unit unfrozen top to bottom at equal "
                "intervals until all train.",

@@ -323,7 +323,7 @@ class ImageTransferTask:
         if method in ("linear-probe", "partial-fine-tune"):
             if method == "linear-probe":
                 frozen = n
-            elif keep < n:
+            elif opts["transfer_units"] is not None:  # layer transferability: freeze what was transferred
                 frozen = keep
             else:
                 frozen = n - int(opts["trainable_units"])
