@@ -2,7 +2,8 @@
 
 Every knob of a run lives here under one name, whether it came from a TOML file, a command-line
 flag or ``--set key=value``; task options are ``options.<name>`` and are checked against what the
-selected tasks accept.
+selected tasks accept. Sweeps (``--sweep NAME=V1,V2``, ``--set sweep.NAME=V1,V2`` or a TOML
+``[sweep]`` table) are checked the same way, value by value, when the grid is planned.
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ class RunConfig(BaseModel):
     """Task options to sweep: the grid is multiplied by every combination of these values, and
     each run's options (so its record and config hash) carry its own; the leaderboard plots the
     main metric against a swept option (e.g. layer transferability against the number of
-    transferred units)."""
+    transferred units). A swept value overrides the same name in ``options``: the sweep is the
+    more specific request. A run whose swept value equals the default has the hash of the same run
+    without a sweep, so earlier records are reused, not redone."""
 
     @field_validator("sweep")
     @classmethod
@@ -117,20 +120,33 @@ def _value(text: str) -> Any:
         return text
 
 
+def _sweep_values(raw: str) -> list[Any]:
+    return [_value(v.strip()) for v in raw.split(",")]
+
+
 def parse_sweep(items: list[str]) -> dict[str, list[Any]]:
-    """``["transfer_units=0,3,9"]`` -> ``{"transfer_units": [0, 3, 9]}`` (values parsed as in ``--set``)."""
+    """``["transfer_units=0,3,9"]`` -> ``{"transfer_units": [0, 3, 9]}`` (values parsed as in ``--set``).
+
+    Naming one option twice is an error rather than last-wins: two value lists for one option
+    are more likely a typo than a wish to drop the first.
+    """
     out: dict[str, list[Any]] = {}
     for item in items:
         name, sep, raw = item.partition("=")
         name = name.strip().removeprefix("options.")
-        if not sep or not name or not raw.strip():
+        if not sep or not name or not raw.strip() or any(not v.strip() for v in raw.split(",")):
             raise UsageError(f"--sweep {item!r} is not NAME=V1,V2,... (e.g. --sweep transfer_units=0,3,6,9)")
-        out[name] = [_value(v.strip()) for v in raw.split(",")]
+        if name in out:
+            raise UsageError(f"--sweep {item!r}: option {name!r} is swept twice; give all its values at once")
+        out[name] = _sweep_values(raw)
     return out
 
 
 def parse_set(items: list[str]) -> dict[str, Any]:
-    """``["options.lr=0.01", "workers=2"]`` -> ``{"options": {"lr": 0.01}, "workers": 2}``."""
+    """``["options.lr=0.01", "workers=2"]`` -> ``{"options": {"lr": 0.01}, "workers": 2}``.
+
+    ``sweep.NAME=V1,V2`` is ``--sweep NAME=V1,V2`` in the same key=value form as everything else.
+    """
     out: dict[str, Any] = {}
     keys = sorted(RunConfig.model_fields)
     for item in items:
@@ -140,11 +156,15 @@ def parse_set(items: list[str]) -> dict[str, Any]:
             raise UsageError(f"--set {item!r} is not key=value (e.g. --set options.lr=0.01 or --set workers=2)")
         head, _, sub = key.partition(".")
         if head not in RunConfig.model_fields:
-            raise unknown("config key", head, keys + ["options.<task option>"])
+            raise unknown("config key", head, keys + ["options.<task option>", "sweep.<task option>"])
         if head == "options":
             if not sub:
                 raise UsageError(f"--set {item!r}: name the option, e.g. options.epochs=3")
             out.setdefault("options", {})[sub] = _value(raw)
+        elif head == "sweep":
+            if not sub or not raw.strip() or any(not v.strip() for v in raw.split(",")):
+                raise UsageError(f"--set {item!r}: name the option and its values, e.g. sweep.epochs=1,3,10")
+            out.setdefault("sweep", {})[sub] = _sweep_values(raw)
         elif sub:
             raise UsageError(f"--set {item!r}: {head!r} has no sub-keys")
         else:

@@ -7,8 +7,16 @@ a normalized score per method, aggregated with the IQM and a stratified bootstra
 
 Numbers come only from records; task specs, where installed, add published reference results,
 the normalization ceiling, the secondary metrics shown beside the main one and the learning
-curve from which the budget each method needs to match scratch is read. Nothing here knows a
-task family: per-target plots are driven by the shape of breakdown keys (``<prefix> axis=value``).
+curve from which the budget each method needs to match scratch is read, and the budget unit
+that labels plot axes. Nothing here knows a task family: per-target plots are driven by the
+shape of breakdown keys (``<prefix> axis=value``), and sweeps are found by comparing the options
+each record carries in ``config["options"]``: an option that takes several values while all
+others stay equal is a sweep, whether it came from ``--sweep``, ``--set`` or separate runs.
+
+Two figures answer the questions a single budget cannot: the data-efficiency curve (the main
+metric against the target budget, :func:`plot_data_efficiency`) with the factor of data transfer
+saves in the tables (:func:`data_saved`), and the score against a swept option
+(:func:`plot_sweep`), e.g. layer transferability against the number of transferred units.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import json
 import math
 import re
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,9 +40,9 @@ from bench.hashing import config_hash
 from bench.record import Record
 from bench.stats import bootstrap_ci, difference_ci, stratified_iqm_ci
 
-__all__ = ["FORMATS", "Aggregate", "Comparison", "Leaderboard", "Robustness", "Row", "budget_to_reach", "build",
-           "data_saved", "plot_sweep", "Sweep", "sweeps",
-           "plot_robustness", "render", "robustness", "write_files"]
+__all__ = ["FORMATS", "Aggregate", "Comparison", "DataEfficiency", "Leaderboard", "Robustness", "Row", "Sweep",
+           "budget_to_reach", "build", "data_efficiency", "data_saved", "plot_data_efficiency", "plot_robustness",
+           "plot_sweep", "render", "robustness", "sweeps", "task_plot_name", "write_files"]
 
 FORMATS = ("table", "md", "csv", "latex", "json")
 BETTER, WORSE, NS = "better", "negative transfer", "n.s."
@@ -71,7 +79,10 @@ class Row:
     """More than half the seeds never reach it: ``budget_to_scratch`` is then the setting's budget, a lower bound."""
     data_saved: float | None = None
     """How many times this row's budget scratch needs to reach this row's mean score (see
-    :func:`data_saved`); None for scratch itself and where scratch ran at fewer than two budgets."""
+    :func:`data_saved`); None where scratch ran at fewer than two budgets in these options, and
+    for scratch's own rows: read off its own curve they would say about 1.0x by construction
+    (exactly 1.0x only where scratch is monotone), a number that looks like a finding and is not,
+    so the table shows '—' there."""
     data_saved_bound: str = ""
     """'>' when the score is beyond scratch's best at any budget run (the factor is a lower bound),
     '<' when it is below scratch's score at its smallest budget (an upper bound), else ''."""
@@ -85,6 +96,11 @@ class Row:
     """Target training samples (images, env steps) per second of target-training wall time."""
     files: dict[str, str] = field(default_factory=dict)
     """Per ``Record.files`` label, the file of the lowest ok seed that has one (relative to the results directory)."""
+
+    @property
+    def data_saved_censored(self) -> bool:
+        """Whether :attr:`data_saved` is a bound rather than a value (:attr:`data_saved_bound` says which way)."""
+        return bool(self.data_saved_bound)
 
 
 @dataclass
@@ -133,6 +149,9 @@ class Leaderboard:
     comparisons: list[Comparison] = field(default_factory=list)
     option_values: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     """Per (task, options hash): the options themselves, from which sweeps over one option are found."""
+    budget_unit_names: dict[str, str] = field(default_factory=dict)
+    """Per task with an installed spec: its budget unit (e.g. 'labels per class'), which labels the
+    budget axis of its plots; records alone do not say what a budget counts."""
 
     def settings(self) -> list[tuple[str, int, str]]:
         seen: dict[tuple[str, int, str], None] = {}
@@ -188,12 +207,17 @@ def data_saved(scratch: Sequence[tuple[float, float]], score: float, budget: flo
     """The factor of target data transfer saves: scratch's budget to reach ``score``, over ``budget``.
 
     ``scratch`` holds (budget, mean score) pairs at two or more budgets. Scratch's curve is made
-    monotone by its running best (more data never counts as hurting), and the budget at which it
-    reaches ``score`` is interpolated linearly in log budget. Beyond scratch's best the factor is a
-    lower bound (``'>'``: largest budget / ``budget``); below its score at the smallest budget it
-    is an upper bound (``'<'``). ``sign`` is -1 where lower scores are better.
+    monotone by its running best (more data never counts as hurting: a dip is seed noise, and an
+    inverse would not exist without it), and the budget at which it reaches ``score`` is
+    interpolated linearly in log budget, because scores grow roughly with the log of the data and
+    budgets are spaced geometrically. Beyond scratch's best the factor is a lower bound (``'>'``:
+    largest budget / ``budget``); below its score at the smallest budget it is an upper bound
+    (``'<'``). ``sign`` is -1 where lower scores are better. Budgets of zero have no place on a log
+    scale and are left out. Returns ``(factor, bound)``; None with fewer than two positive budgets
+    or a non-positive ``budget``. For example, scratch at (1, 0.5), (10, 0.7), (100, 0.8) and a
+    score of 0.75 at budget 1 give ``(10 ** 1.5, '')``: 31.6x, halfway between 10 and 100 in log budget.
     """
-    pts = sorted((float(b), sign * float(m)) for b, m in scratch)
+    pts = sorted((float(b), sign * float(m)) for b, m in scratch if b > 0)
     if len(pts) < 2 or budget <= 0:
         return None
     best, env = -math.inf, []
@@ -351,7 +375,8 @@ def build(
     return Leaderboard(rows, aggregates, references, units, normalization, list(problems), columns=columns,
                        budget_units=budget_units,
                        default_budgets={t: s.default_budget for t, s in specs.items() if t in units},
-                       breakdowns=breakdowns, comparisons=comparisons, option_values=option_values)
+                       breakdowns=breakdowns, comparisons=comparisons, option_values=option_values,
+                       budget_unit_names={t: s.budget_unit for t, s in specs.items() if t in units})
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -542,9 +567,7 @@ def render(lb: Leaderboard, fmt: str = "table", plot: str | None = None, plots: 
         parts += [f"- {line}" if md else f"  {line}"
                   for line in _comparisons(lb, task, budget, opts) + _references(lb, task)]
         if md and (task, budget, opts) == next(s for s in lb.settings() if s[0] == task):
-            kinds = [("", task), ("robustness", f"{task} robustness")] + [
-                (f"sweep-{_safe(sw.option)}", f"{task} against {sw.option}") for sw in sweeps(lb, task)]
-            for kind, caption in kinds:
+            for kind, caption, _ in _task_plots(lb, task):
                 if task_plot_name(task, kind) in plots:
                     parts.append(f"![{caption}]({quote(task_plot_name(task, kind))})")
             rollouts = _rollouts(rows)
@@ -623,12 +646,14 @@ def plot_normalized(lb: Leaderboard, path: Path) -> Path | None:
 
 
 def plot_task(lb: Leaderboard, task: str, path: Path) -> Path | None:
-    """A PNG of one task: each method's mean and 95% interval against the target budget.
+    """A dot-and-whisker PNG of one task: each method's mean and 95% interval over seeds.
 
-    With several budgets this is the data-efficiency curve (one line per method); with one it is
-    a dot-and-whisker chart. Options variants of a task are drawn as separate lines.
+    One point per (method, budget, options setting). A task where some method ran at two or
+    more budgets gets the data-efficiency curve instead (:func:`plot_data_efficiency`, see
+    :func:`_task_plots`), so this is the chart of a task run at a single budget.
     """
-    rows = [r for r in lb.rows if r.task == task and r.mean is not None]
+    rows = sorted((r for r in lb.rows if r.task == task and r.mean is not None),
+                  key=lambda r: (r.role != "scratch", r.method, r.budget, r.options))
     if not rows:
         return None
     import matplotlib
@@ -636,42 +661,24 @@ def plot_task(lb: Leaderboard, task: str, path: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    spread: dict[str, set[int]] = defaultdict(set)
-    for r in rows:
-        spread[r.options].add(r.budget)
-    if len(spread) > 1 and max(len(b) for b in spread.values()) > 1:
-        # A budget sweep beside an option sweep: the budget curve is the options with the most budgets
-        # (the option sweep has its own plot, see plot_sweep).
-        keep = max(spread, key=lambda o: (len(spread[o]), o))
-        rows = [r for r in rows if r.options == keep]
-    variants = sorted({r.options for r in rows})
     budgets = sorted({r.budget for r in rows})
+    variants = sorted({r.options for r in rows})
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    lines: dict[tuple[str, str], list[Row]] = {}
-    for r in rows:
-        lines.setdefault((r.method, r.options), []).append(r)
-    ordered = sorted(lines.items(), key=lambda kv: (kv[1][0].role != "scratch", kv[0]))
-    for i, ((method, opts), rs) in enumerate(ordered):
-        rs.sort(key=lambda r: r.budget)
-        x = [i] if len(budgets) == 1 else [r.budget for r in rs]
-        y = [r.mean for r in rs]
-        err = [[r.mean - r.ci[0] if r.ci else 0 for r in rs], [r.ci[1] - r.mean if r.ci else 0 for r in rs]]
-        label = method + (f" [{opts}]" if len(variants) > 1 else "") + (" (reference)" if rs[0].role == "reference"
-                                                                         else "")
-        style = {"linestyle": "--" if rs[0].role == "reference" else "-", "linewidth": 2.5 if method == "scratch"
-                 else 1.5, "color": "black" if method == "scratch" else None}
-        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=label, **style)
-    if len(budgets) > 1:
-        ax.set_xscale("log")
-        ax.set_xticks(budgets, [str(b) for b in budgets])
-        ax.set_xlabel("target budget")
-    else:
-        ax.set_xticks(range(len(ordered)), [m for (m, _), _ in ordered], rotation=20)
-        ax.set_xlim(-0.5, len(ordered) - 0.5)
-        ax.set_xlabel(f"method (target budget {budgets[0]})")
+    labels = []
+    for i, r in enumerate(rows):
+        err = [[r.mean - r.ci[0]], [r.ci[1] - r.mean]] if r.ci and not math.isnan(r.ci[0]) else None
+        style = _line_style(r.role)
+        ax.errorbar([i], [r.mean], yerr=err, marker="o", capsize=3, color=style.get("color"),
+                    linestyle="none", mfc="none" if r.role == "reference" else None)
+        labels.append(r.method + (f" @{_budget(r.budget)}" if len(budgets) > 1 else "")
+                      + (f" [{r.options}]" if len(variants) > 1 else "")
+                      + (" (reference)" if r.role == "reference" else ""))
+    ax.set_xticks(range(len(rows)), labels, rotation=20, ha="right", fontsize=8)
+    ax.set_xlim(-0.5, len(rows) - 0.5)
+    unit = lb.budget_unit_names.get(task, "target budget")
+    ax.set_xlabel("method" + (f" ({unit} {_budget(budgets[0])})" if len(budgets) == 1 else ""))
     ax.set_ylabel(lb.units.get(task, "score"))
     ax.set_title(f"{task}: mean and 95% CI over seeds")
-    ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -777,6 +784,120 @@ def plot_robustness(lb: Leaderboard, task: str, path: Path) -> Path | None:
 
 
 @dataclass
+class DataEfficiency:
+    """A task's main metric against the target budget in one options setting: what
+    :func:`plot_data_efficiency` draws."""
+
+    task: str
+    options: str
+    """Short hash of the task options of this setting."""
+    label: str
+    """The options that set this setting apart from the task's other data-efficiency settings
+    (``'transfer_units=3'``); empty when the task has only one."""
+    kind: str
+    """The plot's name beside the task's (:func:`task_plot_name`): ``data-efficiency``, suffixed by a
+    filesystem-safe form of :attr:`label` when the task has several settings."""
+    lines: dict[str, list[tuple[int, float, tuple[float, float] | None]]]
+    """method -> [(budget, mean over seeds, 95% bootstrap interval or None)] by budget; scratch first."""
+    roles: dict[str, str]
+
+
+def _options_label(vals: Mapping[str, Any], varying: Sequence[str]) -> str:
+    return ", ".join(f"{k}={json.dumps(vals.get(k)) if not isinstance(vals.get(k), str) else vals[k]}"
+                     for k in varying)
+
+
+def _slug(label: str) -> str:
+    """A filesystem-safe, readable form of ``'a=1, b=x y'``: ``'a_1-b_x_y'``."""
+    return "-".join(_safe(part.replace("=", "_")) for part in label.split(", "))
+
+
+def data_efficiency(lb: Leaderboard, task: str) -> list[DataEfficiency]:
+    """The task's data-efficiency curves: per options setting, each method with two or more budgets.
+
+    Only positive budgets count (the axis is logarithmic). With several settings, each plot is
+    named after the options that differ between them (or, where those would make a long or
+    ambiguous file name, after the options hash), so that a name depends only on the records and
+    not on the order they were read in; settings are ordered by those options' values.
+    """
+    by_setting: dict[str, dict[str, list[Row]]] = defaultdict(lambda: defaultdict(list))
+    for r in lb.rows:
+        if r.task == task and r.mean is not None and r.budget > 0:
+            by_setting[r.options][r.method].append(r)
+    found: dict[str, dict[str, list[Row]]] = {}
+    for opts in sorted(by_setting):
+        lines = {m: sorted(rs, key=lambda r: r.budget) for m, rs in by_setting[opts].items() if len(rs) > 1}
+        if lines:
+            found[opts] = dict(sorted(lines.items(), key=lambda kv: kv[1][0].role != "scratch"))
+    values = {opts: lb.option_values.get((task, opts), {}) for opts in found}
+    names = sorted({k for v in values.values() for k in v})
+    varying = [k for k in names if len({json.dumps(v.get(k), sort_keys=True) for v in values.values()}) > 1]
+    labels = {opts: _options_label(values[opts], varying) for opts in found} if len(found) > 1 else {}
+    slugs = {opts: _slug(label) for opts, label in labels.items()}
+    ambiguous = len(set(slugs.values())) < len(slugs) or any(not x or len(x) > 60 for x in slugs.values())
+    out = []
+    for opts in sorted(found, key=lambda o: ([_sortable(values[o].get(k)) for k in varying], o)):
+        lines = found[opts]
+        suffix = (opts if ambiguous else slugs[opts]) if len(found) > 1 else ""
+        out.append(DataEfficiency(
+            task, opts, labels.get(opts, "") or (opts if len(found) > 1 else ""),
+            "data-efficiency" + (f"-{suffix}" if suffix else ""),
+            {m: [(r.budget, float(r.mean), r.ci) for r in rs if r.mean is not None] for m, rs in lines.items()},
+            {m: rs[0].role for m, rs in lines.items()}))
+    return out
+
+
+def _band(ax: Any, x: Sequence[float], points: Sequence[tuple[float, tuple[float, float] | None]], **style: Any
+          ) -> None:
+    """A mean line with its 95% interval as a shaded band; points without an interval (one seed) pinch it."""
+    means = [m for m, _ in points]
+    lo = [ci[0] if ci and not math.isnan(ci[0]) else m for m, ci in points]
+    hi = [ci[1] if ci and not math.isnan(ci[1]) else m for m, ci in points]
+    (line,) = ax.plot(x, means, marker="o", **style)
+    ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.15, linewidth=0)
+
+
+def _line_style(role: str) -> dict[str, Any]:
+    """Scratch, the baseline every gain is read against, is a thick black line; references are dashed."""
+    return {"linestyle": "--" if role == "reference" else "-", "linewidth": 2.5 if role == "scratch" else 1.5,
+            **({"color": "black"} if role == "scratch" else {})}
+
+
+def plot_data_efficiency(lb: Leaderboard, curve: DataEfficiency, path: Path) -> Path:
+    """A PNG of the main metric against the target budget (log axis), one line per method.
+
+    Mean over seeds with its 95% bootstrap band (the rows' intervals, from :mod:`bench.stats`);
+    reference methods dashed, scratch black. How far a transfer line sits left of scratch's at
+    the same height is the data it saves (the tables' 'scratch data to match').
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullLocator
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for method, points in curve.lines.items():
+        role = curve.roles[method]
+        _band(ax, [b for b, _, _ in points], [(m, ci) for _, m, ci in points],
+              label=method + (" (reference)" if role == "reference" else ""), **_line_style(role))
+    budgets = sorted({b for points in curve.lines.values() for b, _, _ in points})
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticks(budgets, [str(b) for b in budgets])
+    ax.set_xlabel(f"{lb.budget_unit_names.get(curve.task, 'target budget')} (log scale)")
+    ax.set_ylabel(lb.units.get(curve.task, "score"))
+    ax.set_title(f"{curve.task}: data efficiency" + (f" [{curve.label}]" if curve.label else ""), fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+@dataclass
 class Sweep:
     """One task option varied while everything else stayed the same: the rows at each value."""
 
@@ -818,36 +939,62 @@ def _rest_label(rest: Mapping[str, Any], settings: Mapping[str, Mapping[str, Any
 
 
 def plot_sweep(lb: Leaderboard, sweep: Sweep, path: Path) -> Path:
-    """The main metric against a swept option's value: one line per method (and other setting),
-    mean and 95% interval over seeds; numeric values on a linear axis, others as categories."""
+    """The main metric against a swept option's value: one line per method, mean and 95% bootstrap
+    band over seeds, one panel per other setting (budget, other options that vary). Numeric values
+    go on a linear axis (the distance between values means something, e.g. transferred units),
+    others (strings, booleans) on evenly spaced categories."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     values = sorted({json.dumps(v) for pts in sweep.points.values() for v, _ in pts})
-    numeric = all(isinstance(json.loads(v), (int, float)) or json.loads(v) is None for v in values)
+    numeric = all(_sortable(json.loads(v))[0] == 0 or json.loads(v) is None for v in values)  # bools: categories
     if numeric:  # None is an option's "not set" default: no place on a numeric axis
         sweep = Sweep(sweep.task, sweep.option, {k: [(v, r) for v, r in pts if v is not None]
                                                  for k, pts in sweep.points.items()})
     cats = sorted((json.loads(v) for v in values), key=_sortable)
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    several = len({rest for _, rest in sweep.points}) > 1
-    for (method, rest), pts in sorted(sweep.points.items(), key=lambda kv: (kv[0][0] != "scratch", kv[0])):
-        xs = [v if numeric else cats.index(v) for v, _ in pts]
-        rows = [r for _, r in pts]
-        y = [r.mean for r in rows]
-        err = [[r.mean - r.ci[0] if r.ci else 0 for r in rows], [r.ci[1] - r.mean if r.ci else 0 for r in rows]]
-        ref = rows[0].role == "reference"
-        ax.errorbar(xs, y, yerr=err, marker="o", capsize=3, label=method + (f" ({rest})" if several else ""),
-                    linestyle="--" if ref else "-", color="black" if method == "scratch" else None)
-    if not numeric:
-        ax.set_xticks(range(len(cats)), [str(c) for c in cats])
-    ax.set_xlabel(sweep.option)
-    ax.set_ylabel(lb.units.get(sweep.task, "score"))
-    ax.set_title(f"{sweep.task}: {lb.units.get(sweep.task, 'score').split(' (')[0]} against {sweep.option}")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    # One panel per other setting (budget, other varying options): lines of different budgets on
+    # one axis would cross and hide the sweep's shape; panels share the y axis to stay comparable.
+    panels: dict[str, dict[str, list[tuple[Any, Row]]]] = defaultdict(dict)
+    for (method, rest), pts in sweep.points.items():
+        shown = [(v, r) for v, r in pts if r.mean is not None]
+        if shown:
+            panels[rest][method] = shown
+    order = sorted(panels, key=lambda rest: (min(r.budget for pts in panels[rest].values() for _, r in pts), rest))
+    methods = list(dict.fromkeys(m for rest in order for m in sorted(panels[rest], key=lambda m: m != "scratch")))
+    palette = matplotlib.colormaps["tab10"]
+    roles = {m: r.role for rest in order for m, pts in panels[rest].items() for _, r in pts[:1]}
+    colors = {m: "black" if roles[m] == "scratch" else palette(i % 10) for i, m in enumerate(methods)}
+    ncols = 2 if len(order) == 4 else min(3, max(1, len(order)))
+    nrows = math.ceil(max(1, len(order)) / ncols)
+    fig, axs = plt.subplots(nrows, ncols, figsize=(4.6 * ncols + (1.9 if ncols == 1 else 0), 3.4 * nrows + 0.7),
+                            squeeze=False, sharey=True)
+    for ax, rest in zip(axs.flat, order, strict=False):
+        for method in methods:
+            if method not in panels[rest]:
+                continue
+            pts = panels[rest][method]
+            role = roles[method]
+            _band(ax, [v if numeric else cats.index(v) for v, _ in pts], [(float(r.mean or 0.0), r.ci) for _, r in pts],
+                  label=method + (" (reference)" if role == "reference" else ""),
+                  **{**_line_style(role), "color": colors[method]})
+        ticks = sorted({v for pts in panels[rest].values() for v, _ in pts}, key=_sortable)
+        if not numeric:
+            ax.set_xticks(range(len(cats)), [str(c) for c in cats])
+        elif len(ticks) <= 12:
+            ax.set_xticks(ticks, [_budget(t) for t in ticks])
+        ax.set_xlabel(sweep.option)
+        if len(order) > 1:
+            ax.set_title(rest, fontsize=9)
+        ax.grid(alpha=0.3)
+    for ax in axs.flat[len(order):]:
+        ax.set_visible(False)
+    for ax in axs[:, 0]:
+        ax.set_ylabel(lb.units.get(sweep.task, "score"))
+    fig.suptitle(f"{sweep.task}: {lb.units.get(sweep.task, 'score').split(' (')[0]} against {sweep.option}"
+                 + (f" ({order[0]})" if len(order) == 1 else "") + ", mean and 95% CI over seeds", fontsize=10)
+    axs[0, 0].legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -864,11 +1011,33 @@ def task_plot_name(task: str, kind: str = "") -> str:
     return "plots/" + task.replace("/", "_") + (f"-{kind}" if kind else "") + ".png"
 
 
+def _task_plots(lb: Leaderboard, task: str) -> list[tuple[str, str, Callable[[Path], Path | None]]]:
+    """(kind, caption, plotter) of every plot a task may have, in the order the Markdown shows them.
+
+    One list for :func:`write_files` and :func:`render`, so a plot and its link cannot disagree on a name.
+    """
+    curves = data_efficiency(lb, task)
+    plots: list[tuple[str, str, Callable[[Path], Path | None]]] = (
+        [] if curves else [("", task, lambda p: plot_task(lb, task, p))])
+    for de in curves:
+        plots.append((de.kind, f"{task} data efficiency" + (f" [{de.label}]" if de.label else ""),
+                      lambda p, de=de: plot_data_efficiency(lb, de, p)))
+    plots.append(("robustness", f"{task} robustness", lambda p: plot_robustness(lb, task, p)))
+    for sw in sweeps(lb, task):
+        plots.append((f"sweep-{_safe(sw.option)}", f"{task} against {sw.option}",
+                      lambda p, sw=sw: plot_sweep(lb, sw, p)))
+    return plots
+
+
 def write_files(lb: Leaderboard, results_dir: Path) -> list[Path]:
     """Write ``leaderboard.md``, ``leaderboard.png`` and the per-task plots into the results directory.
 
-    Per task: its budget plot (:func:`plot_task`) and, where its breakdown has perturbation axes,
-    its robustness plot (:func:`plot_robustness`). The Markdown links only the plots written.
+    Per task, under ``plots/``: its data-efficiency curve (``<task>-data-efficiency.png``,
+    :func:`plot_data_efficiency`) where a method ran at two or more budgets, one per options
+    setting if several, else its per-method chart (``<task>.png``, :func:`plot_task`); its robustness plot
+    (:func:`plot_robustness`) where its breakdown has perturbation axes; and a sweep plot
+    (``<task>-sweep-<option>.png``, :func:`plot_sweep`) per option that varies while the others
+    stay equal. The Markdown links only the plots written.
     """
     from bench.store import atomic_write
 
@@ -878,12 +1047,10 @@ def write_files(lb: Leaderboard, results_dir: Path) -> list[Path]:
     if png:
         written.append(png)
     for task in dict.fromkeys(r.task for r in lb.rows):
-        for kind, plotter in (("", plot_task), ("robustness", plot_robustness)):
-            p = plotter(lb, task, results_dir / task_plot_name(task, kind))
+        for kind, _, plotter in _task_plots(lb, task):
+            p = plotter(results_dir / task_plot_name(task, kind))
             if p:
                 written.append(p)
-        for sw in sweeps(lb, task):
-            written.append(plot_sweep(lb, sw, results_dir / task_plot_name(task, f"sweep-{_safe(sw.option)}")))
     plots = {p.relative_to(results_dir).as_posix() for p in written}
     md = results_dir / "leaderboard.md"
     atomic_write(md, render(lb, "md", plot=png.name if png else None, plots=plots))

@@ -105,8 +105,28 @@ def select_tasks(config: RunConfig, registry: Registry) -> list[TaskSpec]:
     return specs
 
 
+def _variants(spec: TaskSpec, config: RunConfig) -> list[dict[str, Any]]:
+    """The task's resolved options, one per combination of the swept values it accepts.
+
+    Options a task does not have are not swept for it (one sweep may address several tasks).
+    Values that resolve to the same options (``1`` and ``1.0`` for a float option) are one run,
+    not two runs racing for one record.
+    """
+    swept = {k: v for k, v in config.sweep.items() if k in spec.options}
+    variants: dict[str, dict[str, Any]] = {}
+    for combo in itertools.product(*swept.values()):
+        options = resolve_options(spec, {**config.options, **dict(zip(swept, combo, strict=True))}, strict=False)
+        variants.setdefault(config_hash(options), options)
+    return list(variants.values())
+
+
 def plan(config: RunConfig, registry: Registry, device: str) -> list[Job]:
-    """Expand the config into jobs; bad names and values raise :class:`UsageError`."""
+    """Expand the config into jobs; bad names and values raise :class:`UsageError`.
+
+    The grid is tasks x option variants (every combination of ``config.sweep``) x budgets x
+    methods x seeds; each job's options carry its swept values, so its config hash, its record
+    and the resume check all see them.
+    """
     specs = select_tasks(config, registry)
     if not specs:
         raise UsageError(f"no task matches tasks={config.tasks} in suite {config.suite!r}")
@@ -134,10 +154,7 @@ def plan(config: RunConfig, registry: Registry, device: str) -> list[Job]:
         methods = registry.task_methods(spec)
         if config.methods:
             methods = [m for m in methods if m in config.methods or registry.method(m).role == "scratch"]
-        swept = {k: v for k, v in config.sweep.items() if k in spec.options}
-        variants = [resolve_options(spec, {**config.options, **dict(zip(swept, combo, strict=True))}, strict=False)
-                    for combo in itertools.product(*swept.values())]
-        for options in variants:
+        for options in _variants(spec, config):
             for b in budgets:
                 for m in methods:
                     role = registry.method(m).role

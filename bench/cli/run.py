@@ -4,6 +4,10 @@ Select tasks by --suite (default: quick, the offline suite) or --task. Every met
 against the from-scratch baseline, which is always run. A run that fails is recorded as failed
 and the grid goes on; the exit status is then 1. Interrupt at any time: finished runs are saved
 and the same command resumes.
+
+--sweep NAME=V1,V2 multiplies the grid over the values of a task option (repeat it for the
+cartesian product of several); each run's record carries its value and the leaderboard plots the
+main metric against it. --model X is --set options.model=X for tasks with a backbone option.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ from pathlib import Path
 
 from bench import leaderboard as lbmod
 from bench.cli._common import add_results_dir, csv_list, registry
-from bench.config import build_config, parse_seeds, parse_sweep
+from bench.config import RunConfig, build_config, parse_seeds, parse_sweep
 from bench.errors import UsageError
 from bench.hardware import resolve_device
-from bench.runner import Job, make_executor, pending_jobs, plan, run_grid
+from bench.registry import Registry
+from bench.runner import Job, make_executor, pending_jobs, plan, run_grid, select_tasks
 from bench.store import ResultStore
 
 HELP = "run tasks x methods x seeds and print the leaderboard"
@@ -96,6 +101,20 @@ def _print_plan(jobs: list[Job], todo: list[Job], workers: int, swept: Sequence[
     print(line)
 
 
+def _check_model(model: str, config: RunConfig, reg: Registry) -> None:
+    """``--model`` is sugar for ``--set options.model=...``; said in its own words when no task takes it.
+
+    The generic "unknown task option 'model'" would be right but would not say which tasks do.
+    """
+    specs = select_tasks(config, reg)
+    if specs and not any("model" in s.options for s in specs):
+        having = sorted(t for t, s in reg.tasks.items() if "model" in s.options)
+        raise UsageError(
+            f"--model {model!r}: no selected task has a 'model' option; "
+            + (f"tasks with one: {', '.join(having)}" if having else "no installed task has one")
+        )
+
+
 def main(args: argparse.Namespace) -> int:
     flags = {
         "suite": args.suite, "tasks": _flatten(args.task), "methods": _flatten(args.method),
@@ -106,6 +125,8 @@ def main(args: argparse.Namespace) -> int:
     }
     config = build_config(args.config, flags, args.sets)
     reg = registry()
+    if args.model is not None:
+        _check_model(args.model, config, reg)
     jobs = plan(config, reg, "cpu")  # names and values are checked before torch is imported
     device = resolve_device(config.device)
     if device != "cpu":

@@ -4,20 +4,38 @@ Users with internet name a hub id (``google/vit-base-patch16-224-in21k``, ``micr
 ``facebook/convnext-tiny-224``, ``facebook/dinov2-small``) or a directory written by
 ``save_pretrained``; weights load through safetensors and never with ``trust_remote_code``. The
 model is cut into the same units as the offline backbone (:class:`~tasks.vision.backbone.Backbone`)
-so every strategy works unchanged: embeddings, then each transformer layer or convolutional
-stage, then the final norm; features are the CLS token (ViT, DINOv2) or the global average
-(ResNet, ConvNeXt), as each model's own pooled output is.
+so that every strategy works unchanged, and running the units then :meth:`HubBackbone.pool`
+gives exactly the model's own image feature:
 
-Image sets come from the hub with the repository, configuration, splits and columns named in
-:data:`HUB_DATASETS`, or from a local directory holding the same files (``data_dir``), and
-ImageFolder trees of the user's own. Images are resized (shorter side) and centre-cropped to a
-fixed square once, at loading.
+- ViT, DINOv2: the embeddings (patches, CLS token, positions), each transformer layer, the final
+  layer norm; the feature is the CLS token after that norm. It is what both libraries' image
+  classifiers read (``ViTForImageClassification`` uses no pooler; DINOv2's ``pooler_output`` is this
+  token), and it needs no pooler weights that an ImageNet-21k checkpoint may lack or that
+  ``AutoModel`` would initialize at random.
+- ResNet: the stem (``embedder``), each stage; the feature is the global average
+  (``pooler_output``).
+- ConvNeXt: the stem, each stage, then a last unit holding the final layer norm applied to the
+  global average (``pooler_output``). The norm is a unit rather than part of :meth:`pool` so that
+  every weight belongs to a unit that the strategies freeze, train or re-initialize.
+
+Inputs are resized and normalized with torch ops that follow the checkpoint's image processor
+(its mean and std, its resize, centre crop and resampling filter), once per batch rather than
+through the processor image by image.
+
+Image sets come from the hub with the repository, pinned revision, splits and columns named in
+:data:`HUB_DATASETS`, or from a local directory holding the same files (parquet shards as in the
+hub repository, or an ImageFolder tree), and from ImageFolder trees of the user's own
+(:func:`image_folder`). Images are resized (shorter side) and centre-cropped to a fixed square once,
+at loading, so a set of mixed sizes becomes one uint8 array.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -28,21 +46,93 @@ from torch import nn
 from tasks.vision.backbone import Backbone
 from tasks.vision.datasets import ImageSet
 
-__all__ = ["HUB_DATASETS", "SUPPORTED_MODEL_TYPES", "HubBackbone", "HubDataset", "image_folder", "load_backbone",
-           "load_hub_dataset"]
+__all__ = ["HUB_DATASETS", "SUPPORTED_MODEL_TYPES", "HubBackbone", "HubDataset", "Preprocessing", "image_folder",
+           "load_backbone", "load_hub_dataset", "preprocessing"]
 
 SUPPORTED_MODEL_TYPES = ("vit", "dinov2", "resnet", "convnext")
-_LAYER_PATHS = ("layers", "encoder.layer", "encoder.layers", "encoder.stages", "stages")
-_LORA_TARGETS = {
-    "vit": ("q_proj", "v_proj", "query", "value"),
-    "dinov2": ("q_proj", "v_proj", "query", "value"),
-    "resnet": ("convolution",),
-    "convnext": ("pwconv1", "pwconv2"),
-}
+"""``config.model_type`` values that :func:`load_backbone` knows how to cut into units."""
+
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 
 
+def _unsupported(what: str, model_type: str) -> ValueError:
+    return ValueError(f"{what}: model type {model_type!r} is not supported; supported model types: "
+                      f"{', '.join(SUPPORTED_MODEL_TYPES)}")
+
+
+# --- preprocessing -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Preprocessing:
+    """What a checkpoint's image processor does to an image, as numbers :meth:`HubBackbone.prepare` applies.
+
+    The image is resized (``warp``: to ``resize`` x ``resize``; otherwise its shorter side to
+    ``resize``, keeping the aspect ratio), centre-cropped to ``crop`` x ``crop`` (the backbone's
+    resolution), then normalized with ``mean`` and ``std`` per RGB channel.
+    """
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    resize: int
+    crop: int
+    warp: bool = False
+    mode: str = "bilinear"
+    """``torch.nn.functional.interpolate`` mode matching the processor's resampling filter."""
+
+
+_MODES: dict[int | str, str] = {0: "nearest", 2: "bilinear", 3: "bicubic",  # PIL's resampling codes
+                                 "nearest": "nearest", "bilinear": "bilinear", "bicubic": "bicubic"}
+
+
+def _field(size: Any, key: str) -> int | None:
+    """One entry of a processor's size: a ``SizeDict`` (transformers 5), a plain dict or an int."""
+    if isinstance(size, int):
+        return size if key in ("height", "width", "shortest_edge") else None
+    value = size.get(key) if isinstance(size, dict) else getattr(size, key, None)
+    return int(value) if value else None
+
+
+def preprocessing(processor: Any, config: Any) -> Preprocessing:
+    """The resize, crop, filter and normalization of ``processor`` (an ``AutoImageProcessor``).
+
+    Follows the processors of the supported families: a fixed ``height`` x ``width`` resize (ViT);
+    a shorter-side resize then a centre crop to ``crop_size`` (DINOv2's BiT processor); ConvNeXt's
+    ``crop_pct`` rule, also used by ResNet checkpoints (below 384 px, shorter side to
+    ``shortest_edge / crop_pct`` then a centre crop of ``shortest_edge``; from 384 px a plain
+    square resize). A ViT is always fed its config's ``image_size``: its position embeddings are
+    fixed to it.
+    """
+    mean = tuple(float(v) for v in (getattr(processor, "image_mean", None) or (0.5, 0.5, 0.5)))
+    std = tuple(float(v) for v in (getattr(processor, "image_std", None) or (0.5, 0.5, 0.5)))
+    if len(mean) == 1:
+        mean, std = mean * 3, std * 3
+    resample = getattr(processor, "resample", 2)
+    mode = _MODES.get(getattr(resample, "value", resample), "bicubic")  # PIL's enum, or torchvision's
+    size = getattr(processor, "size", None) or {"height": 224, "width": 224}
+    short, height = _field(size, "shortest_edge"), _field(size, "height") or _field(size, "width")
+    crop_size = getattr(processor, "crop_size", None)
+    crop = _field(crop_size, "height") if crop_size and getattr(processor, "do_center_crop", False) else None
+    crop_pct = getattr(processor, "crop_pct", None)
+    if short and crop_pct:  # ConvNextImageProcessor
+        geometry = (int(short / crop_pct), short, False) if short < 384 else (short, short, True)
+    elif short:
+        geometry = (short, crop or short, False)
+    else:
+        side = height or 224
+        geometry = (side, crop or side, True)
+    if config.model_type == "vit" and geometry[1] != int(config.image_size):
+        geometry = (int(config.image_size), int(config.image_size), True)
+    resize, side, warp = geometry
+    return Preprocessing(mean=mean, std=std, resize=resize, crop=side, warp=warp, mode=mode)
+
+
+# --- backbones ------------------------------------------------------------------------------------
 class _Layer(nn.Module):
-    """A transformer layer that returns its hidden states whatever the library version returns."""
+    """A transformer layer called with the hidden states alone, returning them as a tensor.
+
+    transformers 5 layers return a tensor; earlier versions a tuple whose first item it is. No
+    attention mask is passed: every image has all of its patches.
+    """
 
     def __init__(self, layer: nn.Module) -> None:
         super().__init__()
@@ -64,231 +154,396 @@ class _PooledNorm(nn.Module):
         return self.norm(h.mean(dim=(-2, -1)))
 
 
-def _attr(obj: Any, path: str) -> Any:
-    for part in path.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-def _find_layers(model: nn.Module) -> nn.ModuleList:
-    for path in _LAYER_PATHS:
+def _attr(obj: Any, paths: Iterable[str]) -> Any:
+    """The first of ``paths`` (dotted) that ``obj`` has: module names moved between library versions."""
+    for path in paths:
+        found = obj
         try:
-            return _attr(model, path)
+            for part in path.split("."):
+                found = getattr(found, part)
         except AttributeError:
             continue
-    raise ValueError(f"{type(model).__name__}: no layers under any of {', '.join(_LAYER_PATHS)}")
+        return found
+    raise ValueError(f"{type(obj).__name__} has none of {', '.join(paths)}")
 
 
-def _fingerprint(folder: Path) -> str:
-    """A short hash of a local model's config and weights: the artifact key changes with the weights."""
-    h = hashlib.sha256()
-    for f in sorted(folder.glob("*.json")) + sorted(folder.glob("*.safetensors")):
-        h.update(f.name.encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()[:12]
+def _cut(model: nn.Module, model_type: str) -> tuple[list[nn.Module], int, tuple[str, ...]]:
+    """Units, feature width and LoRA target candidates of a supported ``transformers`` model."""
+    config = model.config
+    if model_type in ("vit", "dinov2"):
+        layers = _attr(model, ("layers", "encoder.layer", "encoder.layers"))
+        units = [model.embeddings, *(_Layer(layer) for layer in layers), model.layernorm]
+        # transformers 5 names the projections q_proj/v_proj; earlier versions query/value.
+        return units, int(config.hidden_size), ("q_proj", "v_proj", "query", "value")
+    if model_type == "resnet":
+        units = [model.embedder, *model.encoder.stages]
+        # The 1x1 reduce and expand convolutions of bottleneck blocks; basic blocks (ResNet-18/34)
+        # have no 1x1 convolution in their residual branch, so both 3x3 ones.
+        second = "layer.2.convolution" if config.layer_type == "bottleneck" else "layer.1.convolution"
+        return units, int(config.hidden_sizes[-1]), ("layer.0.convolution", second)
+    if model_type == "convnext":
+        units = [model.embeddings, *model.encoder.stages, _PooledNorm(model.layernorm)]
+        return units, int(config.hidden_sizes[-1]), ("pwconv1", "pwconv2")  # the pointwise (1x1) linears
+    raise _unsupported(type(model).__name__, model_type)
 
 
 class HubBackbone(Backbone):
-    """A ``transformers`` vision model as a :class:`Backbone` (see the module docstring for the cut)."""
+    """A ``transformers`` ViT, DINOv2, ResNet or ConvNeXt as a :class:`Backbone`.
 
-    def __init__(self, model: nn.Module, model_type: str, mean: tuple[float, ...], std: tuple[float, ...],
-                 resolution: int, name: str) -> None:
+    Built by :func:`load_backbone`; see the module docstring for how each family is cut into units
+    and which feature :meth:`pool` returns.
+    """
+
+    def __init__(self, model: nn.Module, prep: Preprocessing, name: str) -> None:
         super().__init__()
+        model_type = str(model.config.model_type)
         if model_type not in SUPPORTED_MODEL_TYPES:
-            raise ValueError(f"model type {model_type!r} is not supported; supported: "
-                             f"{', '.join(SUPPORTED_MODEL_TYPES)}")
-        embed = getattr(model, "embeddings", None) or model.embedder
-        layers = _find_layers(model)
-        units: list[nn.Module] = [embed]
-        if model_type in ("vit", "dinov2"):
-            units += [_Layer(layer) for layer in layers] + [model.layernorm]
-        elif model_type == "convnext":
-            units += list(layers) + [_PooledNorm(model.layernorm)]
-        else:
-            units += list(layers)
-        self.model_type = model_type
+            raise _unsupported(type(model).__name__, model_type)
+        units, self.feature_dim, candidates = _cut(model, model_type)
         self.units = nn.ModuleList(units)
-        config = model.config
-        self.feature_dim = int(getattr(config, "hidden_size", None) or config.hidden_sizes[-1])
-        self.resolution = resolution
+        self.model_type = model_type
+        self.preprocessing = prep
+        self.resolution = prep.crop
         self.name = name
-        self.lora_targets = tuple(t for t in _LORA_TARGETS[model_type]
-                                  if any(n.endswith(t) for n, _ in self.units.named_modules()))
-        self.register_buffer("_mean", torch.tensor(mean, dtype=torch.float32)[:, None, None], persistent=False)
-        self.register_buffer("_std", torch.tensor(std, dtype=torch.float32)[:, None, None], persistent=False)
+        adaptable = [n for n, m in self.units.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+        self.lora_targets = tuple(t for t in candidates if any(n.endswith("." + t) for n in adaptable))
+        # The model's own initializer, for reinitialize(); a plain attribute, not a submodule.
+        self._model_init: Callable[[nn.Module], None] | None = getattr(model, "_init_weights", None)
 
     def prepare(self, images: np.ndarray) -> torch.Tensor:
+        """uint8 (N, H, W) grayscale (repeated to RGB) or (N, H, W, 3) images to normalized (N, 3, R, R)."""
         import torch.nn.functional as F
 
-        x = torch.as_tensor(np.asarray(images), dtype=torch.float32) / 255.0
+        p = self.preprocessing
+        x = torch.as_tensor(np.asarray(images)).float().div_(255.0)
         x = x[:, None].expand(-1, 3, -1, -1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
-        if x.shape[-2:] != (self.resolution, self.resolution):
-            x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear", align_corners=False,
-                              antialias=True)
-        return (x - self._mean.cpu()) / self._std.cpu()
+        h, w = x.shape[-2:]
+        if p.warp:
+            size = (p.resize, p.resize)
+        elif h <= w:
+            size = (p.resize, int(p.resize * w / h))
+        else:
+            size = (int(p.resize * h / w), p.resize)
+        if size != (h, w):
+            kw: dict[str, Any] = {} if p.mode == "nearest" else {"align_corners": False, "antialias": True}
+            x = F.interpolate(x.contiguous(), size=size, mode=p.mode, **kw)
+            if p.mode == "bicubic":
+                x = x.clamp_(0.0, 1.0)  # as the processor, which resizes 8-bit images
+        top, left = (size[0] - p.crop) // 2, (size[1] - p.crop) // 2
+        x = x[..., top: top + p.crop, left: left + p.crop]
+        mean = torch.tensor(p.mean, dtype=x.dtype)[:, None, None]
+        std = torch.tensor(p.std, dtype=x.dtype)[:, None, None]
+        return ((x - mean) / std).contiguous()
 
     def pool(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The CLS token (ViT, DINOv2), the global average (ResNet); ConvNeXt's last unit pools itself."""
         if self.model_type in ("vit", "dinov2"):
             return hidden[:, 0]
         if self.model_type == "resnet":
             return hidden.mean(dim=(-2, -1))
         return hidden
 
+    def reinitialize(self, first: int = 0) -> None:
+        """Random weights for ``units[first:]`` with the model's own initializer, as ``pretrained=False`` draws them.
 
-def _resolution(processor: Any, config: Any) -> int:
-    """The input side: ViT's fixed position embeddings need its config's image size; otherwise
-    the processor's crop (when it crops) or resize target."""
-    if config.model_type == "vit":
-        return int(config.image_size)
-    attrs = ("crop_size", "size") if getattr(processor, "do_center_crop", False) else ("size", "crop_size")
-    for attr in attrs:
-        size = getattr(processor, attr, None)
-        if isinstance(size, dict):
-            for key in ("height", "shortest_edge", "width"):
-                if size.get(key):
-                    return int(size[key])
-        elif isinstance(size, int):
-            return size
-    return 224
+        Unlike torch's per-layer defaults, this also redraws the parameters no layer owns (ViT and
+        DINOv2's CLS token and position embeddings, DINOv2 and ConvNeXt's layer scales), so a
+        re-initialized unit keeps nothing of the pretrained weights. Uses torch's global generator.
+        """
+        if self._model_init is None:
+            super().reinitialize(first)
+            return
+        for unit in self.units[first:]:
+            for module in unit.modules():
+                for t in [*module.parameters(recurse=False), *module.buffers(recurse=False), module]:
+                    if getattr(t, "_is_hf_initialized", False):
+                        t._is_hf_initialized = False  # loaded weights are flagged; the initializer skips them
+            unit.apply(self._model_init)
+
+
+def _fingerprint(folder: Path) -> str:
+    """A short hash of a local model's configs and weights: an artifact key changes with the weights."""
+    h = hashlib.sha256()
+    for f in sorted(folder.glob("*.json")) + sorted(folder.glob("*.safetensors")):
+        h.update(f.name.encode())
+        with f.open("rb") as stream:
+            for chunk in iter(lambda: stream.read(1 << 24), b""):
+                h.update(chunk)
+    return h.hexdigest()[:12]
+
+
+def _resolve_revision(model: str, revision: str | None) -> str | None:
+    """The commit ``revision`` (default: the main branch) of hub repository ``model`` points to, or
+    ``revision`` itself when it cannot be resolved (unknown repo, offline without a cached ref)."""
+    if revision and _SHA.match(revision):
+        return revision
+    try:
+        from transformers.utils.hub import resolve_revision
+    except ImportError:  # pragma: no cover - older transformers: load the named revision
+        return revision
+    resolved = resolve_revision(model, revision)
+    return getattr(resolved, "resolved", None) or revision
 
 
 def load_backbone(model: str, revision: str | None = None, pretrained: bool = True) -> HubBackbone:
     """A hub id or a ``save_pretrained`` directory as a :class:`HubBackbone`.
 
-    ``pretrained=False`` builds the same architecture from its config with random weights (the
-    from-scratch baseline). Never runs code from the repository (``trust_remote_code=False``).
+    ``revision`` (hub ids): a branch, tag or commit; it is resolved to a commit once, so the config,
+    weights and image processor come from the same one, and the backbone's ``name`` is
+    ``<hub id>@<commit>``. A local directory's name is its absolute path and a hash of its JSON
+    files and safetensors weights (``<path>#<hash12>``), so an artifact cache keyed on it notices
+    new weights. ``pretrained=False`` builds the same architecture from its config with the
+    model's own random initialization (the from-scratch baseline; seed torch first). Weights load
+    only from safetensors; code from the repository never runs (``trust_remote_code=False``).
+    Raises ValueError naming the supported model types for any other architecture, before any
+    weights are downloaded.
     """
     from transformers import AutoConfig, AutoImageProcessor, AutoModel
-
-    local = Path(model).expanduser()
-    kw: dict[str, Any] = {"revision": revision or None, "trust_remote_code": False}
-    config = AutoConfig.from_pretrained(model, **kw)
-    if config.model_type not in SUPPORTED_MODEL_TYPES:
-        raise ValueError(f"{model}: model type {config.model_type!r} is not supported; supported: "
-                         f"{', '.join(SUPPORTED_MODEL_TYPES)}")
     from transformers.utils import logging as hf_logging
 
-    before = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # the load report lists the unused pooler of every ViT checkpoint
+    local = Path(model).expanduser()
+    is_local = local.is_dir()
+    source = str(local) if is_local else model
+    rev = None if is_local else _resolve_revision(model, revision)
+    kw: dict[str, Any] = {"revision": rev, "trust_remote_code": False}
+    config = AutoConfig.from_pretrained(source, **kw)
+    if config.model_type not in SUPPORTED_MODEL_TYPES:
+        raise _unsupported(model, config.model_type)
+    before, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    # Quiet: the load report lists the pooler that ViT checkpoints lack and the units never use,
+    # processors without torchvision announce their PIL fallback, and every load draws a bar.
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     try:
-        net = (AutoModel.from_pretrained(model, use_safetensors=True, **kw) if pretrained
+        net = (AutoModel.from_pretrained(source, use_safetensors=True, **kw) if pretrained
                else AutoModel.from_config(config))
+        try:
+            processor = AutoImageProcessor.from_pretrained(source, **kw)
+        except OSError as exc:
+            raise FileNotFoundError(f"{model}: no image processor (preprocessor_config.json) to take the input size "
+                                    "and normalization from; save one beside the model with save_pretrained") from exc
     finally:
         hf_logging.set_verbosity(before)
-    processor = AutoImageProcessor.from_pretrained(model, **kw)
-    mean = tuple(float(v) for v in getattr(processor, "image_mean", None) or (0.5, 0.5, 0.5))
-    std = tuple(float(v) for v in getattr(processor, "image_std", None) or (0.5, 0.5, 0.5))
-    if local.is_dir():
-        name = f"{local.resolve()}#{_fingerprint(local)}"
-    else:
-        name = f"{model}@{getattr(config, '_commit_hash', None) or revision or 'main'}"
-    return HubBackbone(net, config.model_type, mean, std, _resolution(processor, config), name)
+        if bars:
+            hf_logging.enable_progress_bar()
+    name = f"{local.resolve()}#{_fingerprint(local)}" if is_local else f"{model}@{rev or 'main'}"
+    return HubBackbone(net.eval(), preprocessing(processor, config), name)
 
 
 # --- image sets ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class HubDataset:
-    """Where a real-tier image set lives on the hub and how its columns are named."""
+    """Where a real-tier image set lives on the hub and how its splits and columns are named."""
 
     key: str
+    """The name tasks use (``dataset`` option)."""
     repo: str
+    """Hub id, or a local directory with the repository's files."""
     revision: str
-    """A commit or tag; ``main`` where no commit could be pinned from here (the record keeps it)."""
+    """The commit loaded; ``main`` only where none could be pinned yet (the record keeps it)."""
     train_split: str
+    """The split labels are drawn from."""
     test_split: str
+    """The split scored on."""
     image_column: str = "image"
     label_column: str = "label"
     config: str | None = None
+    """The repository's configuration (``name`` of ``load_dataset``); None: its only or default one."""
     citation: str = ""
+    """BibTeX of the dataset's paper."""
+
+    @property
+    def pinned(self) -> bool:
+        """Whether ``revision`` is a full commit hash (an immutable snapshot)."""
+        return bool(_SHA.match(self.revision))
 
 
-def _bib(key: str, title: str, authors: str, venue: str, year: int) -> str:
-    return f"@inproceedings{{{key},\n  title={{{title}}},\n  author={{{authors}}},\n  booktitle={{{venue}}},\n" \
-           f"  year={{{year}}}\n}}"
-
+_FLOWERS = """@inproceedings{nilsback2008automated,
+  title={Automated Flower Classification over a Large Number of Classes},
+  author={Nilsback, Maria-Elena and Zisserman, Andrew},
+  booktitle={Sixth Indian Conference on Computer Vision, Graphics \\& Image Processing},
+  pages={722--729},
+  year={2008}
+}"""
+_PETS = """@inproceedings{parkhi2012cats,
+  title={Cats and Dogs},
+  author={Parkhi, Omkar M. and Vedaldi, Andrea and Zisserman, Andrew and Jawahar, C. V.},
+  booktitle={IEEE Conference on Computer Vision and Pattern Recognition},
+  pages={3498--3505},
+  year={2012}
+}"""
+_DTD = """@inproceedings{cimpoi2014describing,
+  title={Describing Textures in the Wild},
+  author={Cimpoi, Mircea and Maji, Subhransu and Kokkinos, Iasonas and Mohamed, Sammy and Vedaldi, Andrea},
+  booktitle={IEEE Conference on Computer Vision and Pattern Recognition},
+  pages={3606--3613},
+  year={2014}
+}"""
+_EUROSAT = """@article{helber2019eurosat,
+  title={EuroSAT: A Novel Dataset and Deep Learning Benchmark for Land Use and Land Cover Classification},
+  author={Helber, Patrick and Bischke, Benjamin and Dengel, Andreas and Borth, Damian},
+  journal={IEEE Journal of Selected Topics in Applied Earth Observations and Remote Sensing},
+  volume={12},
+  number={7},
+  pages={2217--2226},
+  year={2019}
+}"""
+_CIFAR = """@techreport{krizhevsky2009learning,
+  title={Learning Multiple Layers of Features from Tiny Images},
+  author={Krizhevsky, Alex},
+  institution={University of Toronto},
+  year={2009}
+}"""
+_BEANS = """@misc{makerere2020beans,
+  title={Bean Disease Dataset},
+  author={{Makerere AI Lab}},
+  howpublished={\\url{https://github.com/AI-Lab-Makerere/ibean/}},
+  month={January},
+  year={2020}
+}"""
 
 HUB_DATASETS: dict[str, HubDataset] = {d.key: d for d in (
-    HubDataset("flowers102", "nelorth/oxford-flowers", "main", "train", "test",
-               citation=_bib("nilsback2008automated", "Automated Flower Classification over a Large Number of Classes",
-                             "Nilsback, Maria-Elena and Zisserman, Andrew", "ICVGIP", 2008)),
-    HubDataset("pets", "timm/oxford-iiit-pet", "main", "train", "test",
-               citation=_bib("parkhi2012cats", "Cats and Dogs", "Parkhi, Omkar M. and Vedaldi, Andrea and Zisserman, "
-                             "Andrew and Jawahar, C. V.", "CVPR", 2012)),
-    HubDataset("dtd", "tanganke/dtd", "main", "train", "test",
-               citation=_bib("cimpoi2014describing", "Describing Textures in the Wild", "Cimpoi, Mircea and Maji, "
-                             "Subhransu and Kokkinos, Iasonas and Mohamed, Sammy and Vedaldi, Andrea", "CVPR", 2014)),
-    HubDataset("eurosat", "tanganke/eurosat", "main", "train", "test",
-               citation=_bib("helber2019eurosat", "EuroSAT: A Novel Dataset and Deep Learning Benchmark for Land Use "
-                             "and Land Cover Classification", "Helber, Patrick and Bischke, Benjamin and Dengel, "
-                             "Andreas and Borth, Damian", "IEEE JSTARS", 2019)),
-    HubDataset("cifar10", "uoft-cs/cifar10", "main", "train", "test", image_column="img",
-               citation=_bib("krizhevsky2009learning", "Learning Multiple Layers of Features from Tiny Images",
-                             "Krizhevsky, Alex", "Technical report, University of Toronto", 2009)),
-    HubDataset("beans", "AI-Lab-Makerere/beans", "main", "train", "test", label_column="labels",
-               citation=_bib("makerere2020beans", "Bean disease dataset", "{Makerere AI Lab}",
-                             "AIR Lab, Makerere University", 2020)),
+    # Revisions are the commits other pinned code loads (MTEB's task metadata for flowers, DTD and
+    # CIFAR-10; pinned download scripts for EuroSAT and beans).
+    HubDataset("flowers102", "nelorth/oxford-flowers", "a37b1891609c0376fa81eced756e7863e1bd873b", "train", "test",
+               citation=_FLOWERS),
+    HubDataset("pets", "timm/oxford-iiit-pet", "main", "train", "test",  # TODO pin: no commit found offline
+               citation=_PETS),
+    HubDataset("dtd", "tanganke/dtd", "d2afa97d9f335b1a6b3b09c637aef667f98f966e", "train", "test", citation=_DTD),
+    HubDataset("eurosat", "tanganke/eurosat", "43750fc422c7fbd4289e2df3f7473617a5937acc", "train", "test",
+               citation=_EUROSAT),
+    HubDataset("cifar10", "uoft-cs/cifar10", "0b2714987fa478483af9968de7c934580d0bb9a2", "train", "test",
+               image_column="img", citation=_CIFAR),
+    HubDataset("beans", "AI-Lab-Makerere/beans", "27aa014ce09b193e1a6f58112d4a66e0eddb69c5", "train", "test",
+               label_column="labels", citation=_BEANS),
 )}
+"""The real tier's image sets by key. Each is a parquet repository (no loading script)."""
 
 
 def _square(img: Any, size: int) -> np.ndarray:
-    """A PIL image to (size, size, 3) uint8: RGB, shorter side resized to ``size``, centre crop."""
+    """A PIL image to (size, size, 3) uint8: RGB, shorter side resized to ``size`` (bicubic), centre crop."""
     from PIL import Image
 
     img = img.convert("RGB")
-    scale = size / min(img.size)
-    w, h = max(size, round(img.width * scale)), max(size, round(img.height * scale))
-    img = img.resize((w, h), Image.Resampling.BICUBIC)
-    left, top = (w - size) // 2, (h - size) // 2
-    return np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8)
+    if img.size != (size, size):
+        scale = size / min(img.size)
+        w, h = max(size, round(img.width * scale)), max(size, round(img.height * scale))
+        img = img.resize((w, h), Image.Resampling.BICUBIC)
+        left, top = (w - size) // 2, (h - size) // 2
+        img = img.crop((left, top, left + size, top + size))
+    return np.asarray(img, dtype=np.uint8)
 
 
-def _to_arrays(split: Any, image_column: str, label_column: str, size: int) -> tuple[np.ndarray, np.ndarray]:
-    images = np.stack([_square(img, size) for img in split[image_column]]) if len(split) else np.zeros(
-        (0, size, size, 3), np.uint8)
-    return images, np.asarray(split[label_column], dtype=np.int64)
+def _images(split: Any, column: str, size: int | None) -> np.ndarray:
+    """Every image of a ``datasets`` split as (N, size, size, 3) uint8, decoded a batch at a time.
 
-
-def load_hub_dataset(spec: HubDataset, data_dir: str | None = None, image_size: int = 224,
-                     cache_dir: str | None = None) -> ImageSet:
-    """The training split (the pool budgets are drawn from) and test split of ``spec``.
-
-    ``data_dir``: a local copy with the hub repository's files (parquet shards or an ImageFolder
-    tree) loaded instead of the hub, through the same code.
+    ``size=None`` keeps the images' own size, which must be one square size for all of them
+    (CIFAR-10's 32 px, EuroSAT's 64 px: resizing those at loading would only cost memory).
     """
+    native = size is None
+    out: np.ndarray | None = None
+    i = 0
+    for batch in split.select_columns([column]).iter(batch_size=128):
+        for img in batch[column]:
+            if size is None:
+                size = img.width
+            if native and img.size != (size, size):
+                raise ValueError(f"image {i} is {img.width}x{img.height}, not {size}x{size} as the first: "
+                                 "give an image_size")
+            if out is None:
+                out = np.empty((len(split), size, size, 3), np.uint8)
+            out[i] = _square(img, size)
+            i += 1
+    return out if out is not None else np.zeros((0, size or 224, size or 224, 3), np.uint8)
+
+
+def _column(split: Any, wanted: str, generic: str, what: str) -> str:
+    """``wanted``, or the generic name an ImageFolder copy of the repository gives the column."""
+    names = split.column_names
+    if wanted in names:
+        return wanted
+    if generic in names:
+        return generic
+    raise ValueError(f"no {what} column {wanted!r}; the columns are {', '.join(names)}")
+
+
+def load_hub_dataset(spec: HubDataset, data_dir: str | None = None, image_size: int | None = 224,
+                     cache_dir: str | None = None) -> ImageSet:
+    """The training split (the pool budgets are drawn from) and the test split of ``spec``.
+
+    ``data_dir`` (or a local directory as ``spec.repo``): a copy of the repository's files, parquet
+    shards under ``data/`` as on the hub or an ImageFolder tree (``train/<class>/``,
+    ``test/<class>/``), loaded with ``datasets.load_dataset`` instead of the hub; the revision and
+    configuration apply to the hub only. Class names come from the label column's ``ClassLabel``
+    (else the sorted distinct labels). Images are made square ``image_size`` px (shorter side, then
+    centre crop; None keeps a set's own size when all its images share one). ``cache_dir``: where
+    ``datasets`` keeps its download and Arrow cache. Calls with the same arguments in one process
+    share one result: treat its arrays as read-only.
+    """
+    return _load_hub_dataset(spec, data_dir, image_size, cache_dir)
+
+
+@lru_cache(maxsize=1)
+def _load_hub_dataset(spec: HubDataset, data_dir: str | None, image_size: int | None,
+                      cache_dir: str | None) -> ImageSet:
     from datasets import load_dataset
 
-    source = data_dir or spec.repo
+    local = data_dir or (spec.repo if Path(spec.repo).expanduser().is_dir() else None)
     kw: dict[str, Any] = {"cache_dir": cache_dir}
-    if not data_dir:
+    if local is None:
         kw["revision"] = spec.revision
-    if spec.config:
-        kw["name"] = spec.config
+        if spec.config:
+            kw["name"] = spec.config
+    source = str(Path(local).expanduser()) if local else spec.repo
     ds = load_dataset(source, **kw)
     missing = [s for s in (spec.train_split, spec.test_split) if s not in ds]
     if missing:
         raise ValueError(f"{source}: no split {missing[0]!r}; it has {', '.join(ds)}")
     train, test = ds[spec.train_split], ds[spec.test_split]
-    feature = train.features[spec.label_column]
-    classes = tuple(getattr(feature, "names", None) or map(str, sorted(set(train[spec.label_column]))))
-    tx, ty = _to_arrays(train, spec.image_column, spec.label_column, image_size)
-    vx, vy = _to_arrays(test, spec.image_column, spec.label_column, image_size)
+    image_col = _column(train, spec.image_column, "image", "image")
+    label_col = _column(train, spec.label_column, "label", "label")
+    names: Sequence[str] | None = getattr(train.features[label_col], "names", None)
+    train_labels, test_labels = list(train[label_col]), list(test[label_col])
+    if names:
+        classes = tuple(names)
+        ty, vy = np.asarray(train_labels, np.int64), np.asarray(test_labels, np.int64)
+    else:  # plain ints or strings: their sorted distinct values, numbered
+        values = sorted(set(train_labels) | set(test_labels))
+        index = {v: i for i, v in enumerate(values)}
+        classes = tuple(map(str, values))
+        ty = np.asarray([index[v] for v in train_labels], np.int64)
+        vy = np.asarray([index[v] for v in test_labels], np.int64)
+    if len(vy) and (vy.min() < 0 or vy.max() >= len(classes)):
+        raise ValueError(f"{source}: test labels outside the {len(classes)} classes of {spec.train_split!r}")
+    tx, vx = _images(train, image_col, image_size), _images(test, image_col, image_size)
+    if len(tx) and len(vx) and tx.shape[1:] != vx.shape[1:]:
+        raise ValueError(f"{source}: training images are {tx.shape[1]} px, test images {vx.shape[1]} px: "
+                         "give an image_size")
     return ImageSet(tx, ty, vx, vy, classes)
 
 
 def image_folder(root: str | Path, image_size: int = 224) -> ImageSet:
-    """A user's own images: ``root/train/<class>/*`` and ``root/test/<class>/*``, classes sorted by name."""
+    """A user's own images: ``root/train/<class>/*`` and ``root/test/<class>/*``, classes sorted by name.
+
+    Read with PIL directly (no ``datasets`` cache); every image is made square ``image_size`` px
+    (shorter side, then centre crop). Test classes must be among the training ones.
+    """
     from PIL import Image
 
     root = Path(root)
     if not (root / "train").is_dir() or not (root / "test").is_dir():
         raise FileNotFoundError(f"{root}: expected train/<class>/ and test/<class>/ folders of images")
     classes = tuple(sorted(p.name for p in (root / "train").iterdir() if p.is_dir()))
-    parts = []
+    unknown = sorted({p.name for p in (root / "test").iterdir() if p.is_dir()} - set(classes))
+    if unknown:
+        raise ValueError(f"{root}: test classes without training images: {', '.join(unknown)}")
+    parts: list[np.ndarray] = []
     for split in ("train", "test"):
         xs, ys = [], []
         for c, name in enumerate(classes):
-            for f in sorted((root / split / name).glob("*")):
-                if f.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".webp"):
+            folder = root / split / name
+            for f in sorted(folder.iterdir()) if folder.is_dir() else []:
+                if f.suffix.lower() in _IMAGE_SUFFIXES:
                     with Image.open(f) as img:
                         xs.append(_square(img, image_size))
                     ys.append(c)

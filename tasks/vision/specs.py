@@ -6,7 +6,7 @@ pays for torch, scikit-learn or PIL. The implementation is named by ``entry_poin
 
 from __future__ import annotations
 
-from bench.api import MethodSpec, TaskSpec
+from bench.api import MethodSpec, Reference, TaskSpec
 
 __all__ = ["METHODS", "OPTDIGITS_CITATION", "TASKS"]
 
@@ -185,8 +185,11 @@ REAL_OPTIONS: dict[str, object] = {
 }
 """The real tier's settings. ``model``: a hub id or a local ``save_pretrained`` directory
 (``--model``); ``revision`` pins it. ``data_dir``: a local copy of the dataset repository instead
-of the hub. ``protocol``: ``per-class`` (budget = labels per class), ``vtab-1k`` (1,000 training
-images, as VTAB) or ``full`` (the whole training split)."""
+of the hub. ``image_size``: the square size images are kept at after loading (0 keeps a set's own
+size, as for CIFAR-10's 32 px and EuroSAT's 64 px, where 224 px copies would only cost memory; the
+backbone's preprocessing resizes each batch). ``protocol``: ``per-class`` (budget = labels per
+class), ``vtab-1k`` (1,000 training images, as VTAB) or ``full`` (the whole training split)."""
+NATIVE_SIZE = ("cifar10", "eurosat")
 REAL_SMOKE = {"epochs": 1, "min_steps": 2, "probe_steps": 3, "batch_size": 8, "augment_shift": 2}
 REAL_NAMES = {"flowers102": ("Flowers102-v0", "Oxford Flowers-102 (102 flower species)"),
               "pets": ("Pets-v0", "Oxford-IIIT Pets (37 cat and dog breeds)"),
@@ -194,6 +197,21 @@ REAL_NAMES = {"flowers102": ("Flowers102-v0", "Oxford Flowers-102 (102 flower sp
               "eurosat": ("EuroSAT-v0", "EuroSAT RGB (10 land-use classes from Sentinel-2)"),
               "cifar10": ("CIFAR10-v0", "CIFAR-10 (10 object classes, 32x32)"),
               "beans": ("Beans-v0", "beans (3 classes of bean-leaf disease)")}
+
+
+VTAB_CITATION = ("VTAB-1k, ViT-B/16 pretrained on ImageNet-21k, as tabulated in V-PETL Bench (Xin et al., NeurIPS "
+                 "2024 Datasets and Benchmarks; full fine-tuning and linear probe from Jia et al., Visual Prompt "
+                 "Tuning, ECCV 2022)")
+VTAB_PROTOCOL = ("VTAB-1k: 1,000 training images (800 train + 200 validation for model selection), 224 px, the "
+                 "default model; compare with --set options.protocol=vtab-1k, not with a per-class budget")
+VTAB_RESULTS: dict[str, dict[str, float]] = {
+    "flowers102": {"fine-tune": 0.972, "linear-probe": 0.970, "lora": 0.988},
+    "pets": {"fine-tune": 0.869, "linear-probe": 0.863, "lora": 0.904},
+    "dtd": {"fine-tune": 0.643, "linear-probe": 0.632, "lora": 0.694},
+    "eurosat": {"fine-tune": 0.957, "linear-probe": 0.875, "lora": 0.953},
+}
+"""Published VTAB-1k top-1 accuracies of the default real-tier model; no VTAB number exists for
+CIFAR-10 or beans."""
 
 
 def _real_task(key: str) -> TaskSpec:
@@ -213,11 +231,13 @@ def _real_task(key: str) -> TaskSpec:
         methods=IMAGENET_METHODS,
         suites=("vision-real",),
         needs_network=True,
-        options={**REAL_OPTIONS, "dataset": key},
+        options={**REAL_OPTIONS, "dataset": key, **({"image_size": 0} if key in NATIVE_SIZE else {})},
         smoke_options=REAL_SMOKE,
         smoke_budget=1,
         columns=("trainable_fraction",),
         comparisons=IMAGENET_COMPARISONS,
+        references=tuple(Reference(m, v, VTAB_CITATION, protocol=VTAB_PROTOCOL)
+                         for m, v in VTAB_RESULTS.get(key, {}).items()),
     )
 
 

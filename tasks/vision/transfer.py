@@ -151,12 +151,12 @@ def load_target(opts: Mapping[str, Any]) -> ImageSet:
         return quick_set(dataset)
     from tasks.vision.hub import HUB_DATASETS, image_folder, load_hub_dataset
 
-    size = int(opts.get("image_size") or 224)
+    size = int(opts.get("image_size") or 0) or None  # 0: the set's own size, resized on the fly per batch
     data_dir = str(opts.get("data_dir") or "") or None
     if dataset == "imagefolder":
         if not data_dir:
             raise ValueError("dataset='imagefolder' needs data_dir, a folder with train/<class>/ and test/<class>/")
-        return image_folder(data_dir, size)
+        return image_folder(data_dir, size or 224)
     if dataset not in HUB_DATASETS:
         accepted = ", ".join([*QUICK_SETS, "imagefolder", *HUB_DATASETS])
         raise ValueError(f"unknown dataset {dataset!r}; accepted: {accepted}")

@@ -25,7 +25,11 @@ TOY = "toy/Linear-v0"
         (["run", "--task", TOY, "--set", "options.steps"], "--set 'options.steps' is not key=value"),
         (["run", "--task", TOY, "--sweep", "stepz=1,2"], "unknown task option 'stepz'; did you mean 'steps'"),
         (["run", "--task", TOY, "--sweep", "steps"], "--sweep 'steps' is not NAME=V1,V2,..."),
-        (["run", "--task", TOY, "--model", "some/model"], "unknown task option 'model'"),
+        (["run", "--task", TOY, "--sweep", "steps=10,many"], "option steps='many' for task toy/Linear-v0: expected"),
+        (["run", "--task", TOY, "--set", "sweep.stepz=1,2"], "unknown task option 'stepz'; did you mean 'steps'"),
+        (["run", "--task", TOY, "--sweep", "steps=1", "--sweep", "steps=2"], "'steps' is swept twice"),
+        (["run", "--task", TOY, "--model", "some/model"],
+         "--model 'some/model': no selected task has a 'model' option; tasks with one: vision/"),
         (["run", "--task", TOY, "--set", "stepz=3"], "unknown config key 'stepz'"),
         (["run", "--task", TOY, "--set", "options.stepz=3"], "unknown task option 'stepz'; did you mean 'steps'"),
         (["run", "--task", TOY, "--seeds", "abc"], "--seeds 'abc' is not a number of seeds"),
@@ -101,6 +105,25 @@ def test_dry_run_prints_grid_and_estimate_and_runs_nothing(toy_site, tmp_path):
                      sites=(toy_site,), check=True)
     assert "12 runs, 12 to run, 0 already finished" in proc.stdout and "estimated" in proc.stdout
     assert not (tmp_path / "res").exists()
+
+
+def test_a_sweep_runs_every_value_and_the_dry_run_shows_it(toy_site, tmp_path):
+    args = ("run", "--task", TOY, "--method", "fine-tune", "--seeds", "1", "--results-dir", "res",
+            "--sweep", "steps=5,30", "--budget", "4,8")
+    dry = bench_cli(*args, "--dry-run", cwd=tmp_path, sites=(toy_site,), check=True).stdout
+    assert "8 runs, 8 to run" in dry and "sweep" in dry.splitlines()[0]
+    assert sum("steps=5" in line for line in dry.splitlines()) == 4
+    bench_cli(*args, cwd=tmp_path, sites=(toy_site,), check=True)
+    records = [json.loads(p.read_text()) for p in (tmp_path / "res").rglob("seed-*.json")]
+    steps = sorted(r["config"]["options"]["steps"] for r in records)
+    assert steps == [5] * 4 + [30] * 4
+    plots = tmp_path / "res" / "plots"
+    assert (plots / "toy_Linear-v0-sweep-steps.png").is_file()
+    assert (plots / "toy_Linear-v0-data-efficiency-steps_5.png").is_file()
+    md = (tmp_path / "res" / "leaderboard.md").read_text()
+    assert "(plots/toy_Linear-v0-sweep-steps.png)" in md and "scratch data to match" in md
+    again = bench_cli(*args, "--dry-run", cwd=tmp_path, sites=(toy_site,), check=True).stdout
+    assert "8 runs, 0 to run, 8 already finished" in again
 
 
 def test_corrupt_and_foreign_files_are_reported_and_skipped(toy_site, tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.config import build_config, parse_seeds, parse_set
+from bench.config import build_config, parse_seeds, parse_set, parse_sweep
 from bench.errors import UsageError
 
 
@@ -41,3 +41,38 @@ def test_bad_values_name_the_key():
         build_config(sets=["device=gpu"])
     with pytest.raises(UsageError, match="unknown config key 'colour'"):
         build_config(flags={"colour": 1})
+
+
+def test_sweeps_from_flags_set_and_file_merge(tmp_path):
+    f = tmp_path / "c.toml"
+    f.write_text('[sweep]\nsteps = [10, 20]\nlr = [0.1, 0.2]\n')
+    cfg = build_config(f, {"sweep": parse_sweep(["lr=0.5,1"])}, ["sweep.mode=a,b"])
+    assert cfg.sweep == {"steps": [10, 20], "lr": [0.5, 1], "mode": ["a", "b"]}
+    assert parse_set(["sweep.transfer_units=0,3,9"]) == {"sweep": {"transfer_units": [0, 3, 9]}}
+
+
+@pytest.mark.parametrize(("sweep", "match"), [
+    (["steps=1,"], "is not NAME=V1,V2"),
+    (["=1,2"], "is not NAME=V1,V2"),
+    (["steps=1,2", "steps=3"], "'steps' is swept twice"),
+])
+def test_bad_sweep_flags(sweep, match):
+    with pytest.raises(UsageError, match=match):
+        parse_sweep(sweep)
+
+
+@pytest.mark.parametrize(("sets", "match"), [
+    (["sweep=1,2"], "name the option and its values"),
+    (["sweep.steps="], "name the option and its values"),
+    (["sweep.steps=1,1"], "config sweep=.*'steps' repeats a value"),
+])
+def test_bad_sweep_settings(sets, match):
+    with pytest.raises(UsageError, match=match):
+        build_config(sets=sets)
+
+
+def test_a_sweep_in_a_file_must_be_lists(tmp_path):
+    f = tmp_path / "c.toml"
+    f.write_text('[sweep]\nsteps = 3\n')
+    with pytest.raises(UsageError, match="config sweep.steps=3"):
+        build_config(f)

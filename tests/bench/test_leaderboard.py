@@ -17,6 +17,7 @@ from bench.leaderboard import (
     WORSE,
     budget_to_reach,
     build,
+    data_efficiency,
     data_saved,
     render,
     robustness,
@@ -275,7 +276,9 @@ def test_robustness_plot_and_markdown_links(tmp_path):
     png = tmp_path / "plots" / "t_T-v0-robustness.png"
     assert png in written and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = (tmp_path / "leaderboard.md").read_text()
-    assert "![t/T-v0](plots/t_T-v0.png)" in md and "![t/T-v0 robustness](plots/t_T-v0-robustness.png)" in md
+    assert "![t/T-v0 robustness](plots/t_T-v0-robustness.png)" in md
+    # Scratch ran at two budgets: the data-efficiency curve stands in for the per-method chart.
+    assert "![t/T-v0 data efficiency](plots/t_T-v0-data-efficiency.png)" in md and "plots/t_T-v0.png" not in md
     line = next(line for line in md.splitlines() if "rollout](" in line)
     assert line == ("![scratch rollout](t/T-v0/scratch/seed-0-abcdef012345/rollout.gif) "
                     "![fine-tune rollout](t/T-v0/fine-tune/seed-2-abcdef012345/rollout.gif)")
@@ -366,3 +369,132 @@ def test_a_swept_option_gets_a_plot_linked_from_the_markdown(tmp_path):
     assert "plots/t_T-v0-sweep-transfer_units.png" in written
     assert "(plots/t_T-v0-sweep-transfer_units.png)" in (tmp_path / "leaderboard.md").read_text()
     assert sweeps(build(recs("scratch", [0.5, 0.6], role="scratch", options={"lr": 0.1})), "t/T-v0") == []
+
+
+def test_data_saved_ignores_zero_budgets_which_have_no_log():
+    assert data_saved([(0, 0.1), (1, 0.5), (10, 0.7)], 0.6, 1) == (pytest.approx(10 ** 0.5), "")
+    assert data_saved([(0, 0.1), (10, 0.7)], 0.6, 1) is None
+    assert data_saved(SCRATCH_CURVE, 0.6, 0) is None
+
+
+def three(mean):
+    return [mean - 0.01, mean, mean + 0.01]
+
+
+def test_data_saved_hand_computed_with_lower_is_better_both_bounds_and_formats():
+    """An error (lower is better). Scratch: 0.8 at 2, 0.4 at 8, 0.2 at 32, 0.3 at 64 (a dip: its
+    running best stays 0.2, reached at 32, while 64 is its largest budget)."""
+    records = []
+    for budget, mean in {2: 0.8, 8: 0.4, 32: 0.2, 64: 0.3}.items():
+        records += recs("scratch", three(mean), role="scratch", budget=budget, higher=False)
+    expected = {  # (method, budget, mean): cell
+        ("fine-tune", 2, 0.4): "4.0x",  # scratch reaches 0.4 at 8: 8 / 2
+        ("fine-tune", 8, 0.3): "2.0x",  # halfway from 0.4 to 0.2 in log budget: sqrt(8 * 32) = 16; 16 / 8
+        ("fine-tune", 32, 0.1): ">2.0x",  # better than scratch ever is: at least 64 / 32
+        ("bad", 4, 0.9): "<0.5x",  # worse than scratch at its smallest budget: at most 2 / 4
+    }
+    for method, budget, mean in expected:
+        records += recs(method, three(mean), budget=budget, higher=False)
+    records += recs("scratch", three(0.5), role="scratch", higher=False, options={"lr": 1.0})  # one budget: none
+    records += recs("fine-tune", three(0.4), higher=False, options={"lr": 1.0})
+    records += recs("scratch", three(0.5), role="scratch", task="u/U-v0")
+    lb = build(records)
+    by = {(r.task, r.method, r.budget, r.options): r for r in lb.rows}
+    rows_t = {(r.method, r.budget): r for r in lb.rows if r.task == "t/T-v0" and r.options == lb.rows[0].options}
+    assert rows_t[("fine-tune", 2)].data_saved == pytest.approx(4.0)
+    assert rows_t[("fine-tune", 8)].data_saved == pytest.approx(2.0)
+    assert (rows_t[("fine-tune", 32)].data_saved, rows_t[("fine-tune", 32)].data_saved_bound) == (
+        pytest.approx(2.0), ">")
+    assert (rows_t[("bad", 4)].data_saved, rows_t[("bad", 4)].data_saved_bound) == (pytest.approx(0.5), "<")
+    assert rows_t[("bad", 4)].data_saved_censored and not rows_t[("fine-tune", 8)].data_saved_censored
+    assert all(r.data_saved is None for r in lb.rows if r.method == "scratch" or r.task == "u/U-v0")
+    assert [r.data_saved for (_, m, _, o), r in by.items() if o != lb.rows[0].options] == [None, None]
+
+    md = render(lb, "md")
+    cells = {}
+    for budget in (2, 4, 8, 32):
+        table = md[md.index(f"## t/T-v0 — budget {budget} —"):]
+        cells.update({(m, budget): c for m, c in md_column(table, "scratch data to match").items()})
+    assert {k: v for k, v in cells.items() if k[0] != "scratch"} == {(m, b): c for (m, b, _), c in expected.items()}
+    assert cells[("scratch", 2)] == "—"
+    assert "scratch data to match" not in table_header(render(lb, "table"), "u/U-v0")
+    csv_rows = list(csv.DictReader(io.StringIO(render(lb, "csv"))))
+    got = {(d["method"], d["budget"]): (d["data_saved"], d["data_saved_bound"]) for d in csv_rows
+           if d["task"] == "t/T-v0" and d["options"] == lb.rows[0].options}
+    assert float(got[("fine-tune", "8")][0]) == pytest.approx(2.0) and got[("bad", "4")][1] == "<"
+    assert got[("scratch", "2")] == ("", "")
+    data = json.loads(render(lb, "json"))["rows"]
+    assert {(d["method"], d["budget"]): d["data_saved_bound"] for d in data
+            if d["task"] == "t/T-v0" and d["data_saved"] is not None} == {
+        ("fine-tune", 2): "", ("fine-tune", 8): "", ("fine-tune", 32): ">", ("bad", 4): "<"}
+
+
+def budget_grid(budgets, options=None, task="t/T-v0"):
+    """Scratch, fine-tune and a reference at every budget; a one-budget method at the first."""
+    records = []
+    for b in budgets:
+        records += recs("scratch", three(0.3 + 0.1 * b / max(budgets)), role="scratch", budget=b, options=options,
+                        task=task)
+        records += recs("fine-tune", three(0.5 + 0.1 * b / max(budgets)), budget=b, options=options, task=task)
+        records += recs("oracle", three(0.9), role="reference", budget=b, options=options, task=task)
+    records += recs("zero-shot", three(0.2), budget=budgets[0], options=options, task=task)
+    return records
+
+
+def test_data_efficiency_plot_is_written_and_linked(tmp_path):
+    unit = TaskSpec(id="t/T-v0", entry_point="m:X", summary="", source="", target="", metric="score",
+                    budgets=(0, 1, 5, 20), default_budget=5, methods=("scratch",), budget_unit="labels per class")
+    lb = build(budget_grid([0, 1, 5, 20]) + recs("scratch", three(0.5), role="scratch", task="u/U-v0"),
+               {"t/T-v0": unit})
+    (curve,) = data_efficiency(lb, "t/T-v0")
+    assert curve.kind == "data-efficiency" and curve.label == ""
+    assert list(curve.lines) == ["scratch", "fine-tune", "oracle"]  # zero-shot ran at one budget only
+    assert [b for b, _, _ in curve.lines["fine-tune"]] == [1, 5, 20]  # budget 0 has no place on a log axis
+    assert all(lo <= m <= hi for _, m, (lo, hi) in curve.lines["fine-tune"])
+    assert curve.roles["oracle"] == "reference" and lb.budget_unit_names["t/T-v0"] == "labels per class"
+    assert data_efficiency(lb, "u/U-v0") == []
+    written = {p.relative_to(tmp_path).as_posix() for p in write_files(lb, tmp_path)}
+    assert "plots/t_T-v0-data-efficiency.png" in written and "plots/u_U-v0-data-efficiency.png" not in written
+    assert (tmp_path / "plots/t_T-v0-data-efficiency.png").read_bytes()[:4] == b"\x89PNG"
+    md = (tmp_path / "leaderboard.md").read_text()
+    assert "![t/T-v0 data efficiency](plots/t_T-v0-data-efficiency.png)" in md
+    assert "data-efficiency" not in md.split("## u/U-v0")[1]
+    targets = re.findall(r"!\[[^]]*\]\(([^)]+)\)", md)
+    assert all((tmp_path / t).is_file() for t in targets)
+
+
+def test_one_data_efficiency_plot_per_options_setting_with_stable_safe_names(tmp_path):
+    records = (budget_grid([1, 5], {"units": 3, "lr": 0.1}) + budget_grid([1, 5], {"units": 12, "lr": 0.1})
+               + budget_grid([1, 5], {"units": "all/of them", "lr": 0.1}))
+    curves = data_efficiency(build(records), "t/T-v0")
+    assert [(c.kind, c.label) for c in curves] == [
+        ("data-efficiency-units_3", "units=3"), ("data-efficiency-units_12", "units=12"),
+        ("data-efficiency-units_all_of_them", "units=all/of them")]
+    assert [c.kind for c in data_efficiency(build(list(reversed(records))), "t/T-v0")] == [c.kind for c in curves]
+    written = {p.name for p in write_files(build(records), tmp_path)}
+    assert {f"t_T-v0-{c.kind}.png" for c in curves} <= written
+    long = budget_grid([1, 5], {"units": "x" * 80}) + budget_grid([1, 5], {"units": "y" * 80})
+    assert all(re.fullmatch(r"data-efficiency-[0-9a-f]{8}", c.kind) for c in data_efficiency(build(long), "t/T-v0"))
+
+
+def test_a_sweep_plot_only_where_one_option_varies_with_the_others_equal(tmp_path):
+    together = []  # a and b change together: no value of one is compared with the other held
+    for a, b in ((1, 10), (2, 20)):
+        together += recs("scratch", three(0.5), role="scratch", options={"a": a, "b": b})
+    assert sweeps(build(together), "t/T-v0") == []
+    lb = build(together + recs("scratch", three(0.6), role="scratch", options={"a": 1, "b": 20}))
+    assert sorted(sw.option for sw in sweeps(lb, "t/T-v0")) == ["a", "b"]
+
+    flags = []  # a boolean option across two budgets: categories, one panel per budget
+    for frozen in (False, True):
+        for budget in (1, 5):
+            flags += recs("scratch", three(0.5), role="scratch", budget=budget, options={"frozen": frozen})
+            flags += recs("fine-tune", three(0.7 if frozen else 0.6), budget=budget, options={"frozen": frozen})
+    lb = build(flags)
+    (sw,) = sweeps(lb, "t/T-v0")
+    assert sorted(sw.points) == [("fine-tune", "budget 1"), ("fine-tune", "budget 5"), ("scratch", "budget 1"),
+                                 ("scratch", "budget 5")]
+    written = {p.relative_to(tmp_path).as_posix() for p in write_files(lb, tmp_path)}
+    assert "plots/t_T-v0-sweep-frozen.png" in written
+    assert "(plots/t_T-v0-sweep-frozen.png)" in (tmp_path / "leaderboard.md").read_text()
+    assert not any("sweep" in p for p in {q.name for q in write_files(build(budget_grid([1, 5])), tmp_path / "b")})

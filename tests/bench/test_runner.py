@@ -40,6 +40,32 @@ def test_a_sweep_multiplies_the_grid_and_each_run_carries_its_value(registry, tm
     assert all(j.config["options"]["steps"] == j.options["steps"] for j in jobs)
 
 
+def test_a_swept_grid_records_each_value_and_resumes(registry, tmp_path):
+    cfg = config(tmp_path, methods=["fine-tune"], seeds=[0, 1], sweep={"steps": [5, 30], "shift": [0.2, 0.5]})
+    jobs = plan(cfg, registry, "cpu")
+    assert len(jobs) == 2 * 2 * 2 * 2  # methods x steps x shift x seeds
+    first = run_grid(jobs, SerialExecutor(), progress=False)
+    assert len(first.ran) == 16 and not first.failed
+    stored = ResultStore(tmp_path).load().records
+    assert sorted({(r.config["options"]["steps"], r.config["options"]["shift"]) for r in stored}) == [
+        (5, 0.2), (5, 0.5), (30, 0.2), (30, 0.5)]
+    assert all(r.config_hash == next(j.config_hash for j in jobs if j.config == r.config) for r in stored)
+    # the same sweep again skips everything, and a swept value is the same run as that value set alone
+    assert len(run_grid(jobs, SerialExecutor(), progress=False).skipped) == 16
+    plain = plan(config(tmp_path, methods=["fine-tune"], seeds=[0, 1], options={"shift": 0.5}), registry, "cpu")
+    assert not run_grid(plain, SerialExecutor(), progress=False).ran
+
+
+def test_sweep_values_that_resolve_alike_are_one_run(registry, tmp_path):
+    jobs = plan(config(tmp_path, methods=["fine-tune"], seeds=[0], sweep={"shift": [1, 1.0, 2]}), registry, "cpu")
+    assert sorted(j.options["shift"] for j in jobs if j.method == "scratch") == [1.0, 2.0]
+
+
+def test_a_sweep_overrides_a_set_option(registry, tmp_path):
+    jobs = plan(config(tmp_path, seeds=[0], options={"steps": 7}, sweep={"steps": [1, 2]}), registry, "cpu")
+    assert {j.options["steps"] for j in jobs} == {1, 2}
+
+
 def test_a_sweep_value_must_not_repeat(tmp_path):
     with pytest.raises(ValueError, match="repeats a value"):
         RunConfig(tasks=["toy/Linear-v0"], results_dir=tmp_path, sweep={"steps": [1, 1]})
@@ -56,7 +82,9 @@ def test_a_sweep_value_must_not_repeat(tmp_path):
         ({"options": {"steps": "many"}}, "option steps='many'.*expected int"),
         ({"suite": "quik", "tasks": []}, "unknown suite 'quik'"),
         ({"sweep": {"stepz": [1, 2]}}, "unknown task option 'stepz'; did you mean 'steps'"),
-        ({"sweep": {"steps": [1, "many"]}}, "option steps='many'.*expected int"),
+        ({"sweep": {"steps": [1, "many"]}}, "option steps='many'.*expected int like the default 30"),
+        ({"sweep": {"chatter": [True, "yes"]}}, "option chatter='yes'.*expected bool"),
+        ({"options": {"model": "x"}}, "unknown task option 'model'"),
     ],
 )
 def test_plan_rejects_bad_input_with_one_clear_message(registry, tmp_path, kw, match):
