@@ -154,10 +154,17 @@ class Leaderboard:
     budget axis of its plots; records alone do not say what a budget counts."""
 
     def settings(self) -> list[tuple[str, int, str]]:
-        seen: dict[tuple[str, int, str], None] = {}
+        """(task, budget, options hash) in the order rows came, options of one (task, budget) by their values."""
+        groups: dict[tuple[str, int], dict[str, None]] = {}
         for r in self.rows:
-            seen.setdefault((r.task, r.budget, r.options), None)
-        return list(seen)
+            groups.setdefault((r.task, r.budget), {}).setdefault(r.options, None)
+
+        def by_values(task: str, opts: str) -> tuple[list[tuple[int, Any]], str]:
+            vals = self.option_values.get((task, opts), {})
+            return [_sortable(vals[k]) for k in sorted(vals)], opts
+
+        return [(task, budget, opts) for (task, budget), group in groups.items()
+                for opts in sorted(group, key=lambda o, t=task: by_values(t, o))]
 
 
 def _mean(xs: Sequence[float]) -> float | None:
@@ -457,8 +464,16 @@ def _cells(lb: Leaderboard, r: Row) -> list[str]:
 
 
 def _setting_title(lb: Leaderboard, task: str, budget: int, opts: str) -> str:
-    multi = len({o for t, b, o in lb.settings() if t == task and b == budget}) > 1
-    return f"{task} — budget {budget}" + (f", options {opts}" if multi else "") + f" — {lb.units.get(task, '')}"
+    """The heading of one table: the options that set it apart from the task's other settings,
+    by name and value (the hash alone would send a reader to the records), then the hash."""
+    others = {o for t, b, o in lb.settings() if t == task and b == budget}
+    if len(others) < 2:
+        return f"{task} — budget {budget} — {lb.units.get(task, '')}"
+    values = {o: lb.option_values.get((task, o), {}) for o in others}
+    names = sorted({k for v in values.values() for k in v})
+    varying = [k for k in names if len({json.dumps(v.get(k), sort_keys=True) for v in values.values()}) > 1]
+    label = _options_label(values[opts], varying)
+    return f"{task} — budget {budget}, {label + ' ' if label else ''}(options {opts}) — {lb.units.get(task, '')}"
 
 
 def _text_table(headers: list[str], rows: list[list[str]]) -> str:

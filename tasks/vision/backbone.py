@@ -61,6 +61,25 @@ class Backbone(nn.Module):
     def pool(self, hidden: Any) -> torch.Tensor:
         """The output of the last unit to (N, ``feature_dim``) features."""
 
+    def pool_intermediate(self, hidden: Any) -> torch.Tensor:
+        """An inner unit's output to a vector: the spatial mean of a feature map, the first (CLS) token
+        of a token sequence. Used to probe mid-level features (``probe_units`` > 1)."""
+        if hidden.ndim == 4:
+            return hidden.mean(dim=(-2, -1))
+        if hidden.ndim == 3:
+            return hidden[:, 0]
+        return hidden
+
+    def features(self, x: Any, top: int = 1) -> torch.Tensor:
+        """Pooled outputs of the top ``top`` units, concatenated, lowest first; ``x`` is the input of unit 0."""
+        n = len(self.units)
+        x = self.run(x, 0, n - top)
+        parts = []
+        for i in range(n - top, n):
+            x = self.units[i](x)
+            parts.append(self.pool(x) if i == n - 1 else self.pool_intermediate(x))
+        return torch.cat(parts, dim=1)
+
     def run(self, x: Any, start: int = 0, stop: int | None = None) -> Any:
         """Apply ``units[start:stop]``: the activations a frozen prefix hands to the units above it."""
         for unit in self.units[start:stop]:

@@ -97,6 +97,7 @@ IMAGENET_OPTIONS: dict[str, object] = {
     "backbone_lr_ratio": 0.1,
     "layer_decay": 0.7,
     "trainable_units": 2,
+    "probe_units": 1,
     "transfer_units": None,
     "lora_rank": 8,
     "lora_alpha": 16.0,
@@ -104,6 +105,9 @@ IMAGENET_OPTIONS: dict[str, object] = {
     "weight_decay": 0.0,
     "augment_shift": 0,
 }
+"""Options of the ImageNet-backbone tasks. ``probe_units``: the linear probe reads the pooled
+features of the top ``probe_units`` units, concatenated (1: the last layer's features only; more
+lets it use mid-level features, which transfer better to targets far from ImageNet)."""
 IMAGENET_SMOKE = {"epochs": 1, "min_steps": 2, "probe_steps": 3, "batch_size": 8}
 IMAGENET_COMPARISONS = (("fine-tune", "scratch-small"), ("linear-probe", "pixel-logreg"), ("lora", "fine-tune"))
 EFFICIENTNET_CITATION = """@inproceedings{tan2019efficientnet,

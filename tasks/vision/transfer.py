@@ -114,10 +114,10 @@ class Classifier(nn.Module):
     """
 
     def __init__(self, backbone: Backbone, num_classes: int, start: int = 0,
-                 frozen_stats: set[int] | None = None) -> None:
+                 frozen_stats: set[int] | None = None, feature_dim: int | None = None) -> None:
         super().__init__()
         self.backbone = backbone
-        self.head = nn.Linear(backbone.feature_dim, num_classes)
+        self.head = nn.Linear(feature_dim or backbone.feature_dim, num_classes)
         self.start = start
         self.frozen_stats = set(frozen_stats or ())
 
@@ -316,6 +316,11 @@ class ImageTransferTask:
             raise ValueError(f"transfer_units={keep}; accepted: 0 to {n} (the backbone's units) or None")
         if keep < n and method not in ("fine-tune", "partial-fine-tune"):
             raise ValueError(f"transfer_units applies to fine-tune and partial-fine-tune, not {method}")
+        probe = int(opts["probe_units"])
+        if not 1 <= probe <= n:
+            raise ValueError(f"probe_units={probe}; accepted: 1 to {n} (the backbone's units)")
+        if probe > 1 and method != "linear-probe":
+            raise ValueError(f"probe_units applies to linear-probe, not {method}")
         backbone.reinitialize(keep)
         pretrained = set(range(keep))
         extra: dict[str, Any] = {"transfer_units": keep, "units": n}
@@ -331,9 +336,12 @@ class ImageTransferTask:
                 raise ValueError(f"trainable_units={opts['trainable_units']}; accepted: 0 to {n}")
             for p in backbone.units[:frozen].parameters():
                 p.requires_grad_(False)
-            model = Classifier(backbone, n_classes, start=frozen,
-                               frozen_stats=set(range(frozen)) | (set() if update_stats else pretrained))
             train_x, test_x = self._prefix(backbone, frozen, opts, ctx, data, chosen)
+            model = Classifier(backbone, n_classes, start=frozen,
+                               frozen_stats=set(range(frozen)) | (set() if update_stats else pretrained),
+                               feature_dim=int(train_x.shape[1]) if frozen == n else None)
+            if probe > 1:
+                extra["probe_units"] = probe
             groups = [{"params": list(model.head.parameters()), "lr": lr}]
             above = [p for p in backbone.units[frozen:].parameters()]
             if above:
@@ -372,16 +380,18 @@ class ImageTransferTask:
 
     def _prefix(self, backbone: Backbone, depth: int, opts: Mapping[str, Any], ctx: RunContext,
                 data: ImageSet, chosen: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """Inputs of unit ``depth`` (pooled features when ``depth`` is every unit) for the chosen
-        pool images and the test set: a cached artifact when the prefix holds pretrained units."""
+        """Inputs of unit ``depth`` (pooled features of the top ``probe_units`` units when ``depth``
+        is every unit) for the chosen pool images and the test set: a cached artifact when the
+        prefix holds pretrained units."""
         if depth == 0:
             return backbone.prepare(data.train_x[chosen]), data.test_x
+        probe = int(opts["probe_units"]) if depth == len(backbone.units) else 1
         key = {"task": self.spec.id, "artifact": "frozen-prefix", "format": ARTIFACT_FORMAT,
                "backbone": backbone.name, "dataset": str(opts["dataset"]), "data_dir": str(opts.get("data_dir") or ""),
                "image_size": int(opts.get("image_size") or 0), "resolution": backbone.resolution,
-               "depth": depth, "torch": torch.__version__}
+               "depth": depth, "torch": torch.__version__, **({"probe_units": probe} if probe > 1 else {})}
         path = ctx.artifacts.get_or_build(
-            "frozen-prefix", key, lambda out: _build_prefix(out, backbone, depth, data, ctx))
+            "frozen-prefix", key, lambda out: _build_prefix(out, backbone, depth, data, ctx, probe))
         tensors = load_file(str(path / "activations.safetensors"))
         return tensors["pool"][torch.from_numpy(chosen)], tensors["test"]
 
@@ -417,8 +427,11 @@ def _predict(model: Classifier, test_x: torch.Tensor | np.ndarray, device: str, 
 
 
 @torch.no_grad()
-def _build_prefix(out: Path, backbone: Backbone, depth: int, data: ImageSet, ctx: RunContext) -> None:
-    """Run the frozen prefix (eval mode) over the whole pool and test set once; save both."""
+def _build_prefix(out: Path, backbone: Backbone, depth: int, data: ImageSet, ctx: RunContext,
+                  probe: int = 1) -> None:
+    """Run the frozen prefix (eval mode) over the whole pool and test set once; save both.
+
+    A whole backbone's prefix is saved pooled: the top ``probe`` units' features, concatenated."""
     backbone.eval()
     pooled = depth == len(backbone.units)
     device = ctx.device
@@ -427,8 +440,8 @@ def _build_prefix(out: Path, backbone: Backbone, depth: int, data: ImageSet, ctx
     def run(images: np.ndarray) -> torch.Tensor:
         chunks = []
         for i in range(0, len(images), 256):
-            h = backbone.run(backbone.prepare(images[i : i + 256]).to(device), 0, depth)
-            chunks.append((backbone.pool(h) if pooled else h).cpu())
+            x = backbone.prepare(images[i : i + 256]).to(device)
+            chunks.append((backbone.features(x, probe) if pooled else backbone.run(x, 0, depth)).cpu())
             bar.update(min(256, len(images) - i))
         return torch.cat(chunks).contiguous()
 

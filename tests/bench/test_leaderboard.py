@@ -355,6 +355,17 @@ def test_data_saved_column_appears_with_scratch_at_two_budgets(tmp_path):
     assert "scratch data to match" not in render(build(recs("scratch", [0.5, 0.6], role="scratch")))
 
 
+def test_tables_of_a_sweep_are_headed_by_the_swept_value_in_its_order():
+    records = []
+    for n in (12, 3, 0):  # read in no particular order
+        records += recs("scratch", [0.5, 0.51], role="scratch", options={"transfer_units": n, "lr": 0.1})
+    text = render(build(records))
+    heads = [line for line in text.splitlines() if line.startswith("t/T-v0 — budget 5")]
+    assert [h.split(", ")[1].split(" (")[0] for h in heads] == ["transfer_units=0", "transfer_units=3",
+                                                                "transfer_units=12"]
+    assert "lr=" not in text
+
+
 def test_a_swept_option_gets_a_plot_linked_from_the_markdown(tmp_path):
     records = []
     for n, (s, t) in {0: (0.5, 0.5), 3: (0.5, 0.7), 9: (0.5, 0.8)}.items():

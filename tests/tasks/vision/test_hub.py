@@ -73,6 +73,17 @@ def test_units_and_pool_reproduce_the_models_own_feature(kind, model_dirs):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_probe_features_of_several_units_end_with_the_pooled_feature(kind, model_dirs):
+    backbone = load_backbone(str(model_dirs[kind])).eval()
+    x = backbone.prepare(_smooth_images(2))
+    with torch.no_grad():
+        every = backbone.features(x, len(backbone.units))
+        last = backbone(x)
+    assert every.ndim == 2 and every.shape[1] > backbone.feature_dim
+    assert torch.equal(every[:, -backbone.feature_dim:], last)
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_prepare_follows_the_checkpoints_image_processor(kind, model_dirs):
     from transformers import AutoImageProcessor
 

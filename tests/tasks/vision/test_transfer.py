@@ -101,6 +101,21 @@ def test_linear_probe_reads_cached_features_built_once(tmp_path):
     assert first.cost.trainable_params == 1280 * 10 + 10
 
 
+def test_probe_units_concatenates_the_top_units_pooled_features(tmp_path):
+    bb = EfficientNetBackbone(48).eval()
+    x = bb.prepare((np.random.default_rng(0).random((2, 28, 28)) * 255).astype(np.uint8))
+    with torch.no_grad():
+        assert torch.equal(bb.features(x, 1), bb(x))  # one unit: the usual last-layer feature
+        three = bb.features(x, 3)
+        below = bb.run(x, 0, len(bb.units) - 1)
+    widths = [bb.pool_intermediate(bb.run(x, 0, len(bb.units) - k)).shape[1] for k in (2, 1)]
+    assert three.shape[1] == sum(widths) + 1280
+    assert torch.equal(three[:, widths[0]:widths[0] + widths[1]], bb.pool_intermediate(below))
+    r = _run("linear-probe", tmp_path, probe_units=3)
+    assert r.cost.trainable_params == (sum(widths) + 1280) * 10 + 10 and r.extra["probe_units"] == 3
+    assert r.artifacts[0]["hit"] is False  # its own features, not the one-unit artifact
+
+
 def test_partial_fine_tune_freezes_the_prefix_and_counts_parameters(tmp_path):
     r = _run("partial-fine-tune", tmp_path, trainable_units=2)
     assert r.extra["frozen_units"] == 7
@@ -122,6 +137,9 @@ def test_transfer_units_is_refused_by_methods_it_does_not_apply_to(tmp_path):
     job = type(job)(**{**job.__dict__, "options": {**job.options, "transfer_units": 3}})
     record = execute(job)
     assert record.status == "failed" and "transfer_units applies to" in record.error
+    job = type(job)(**{**job.__dict__, "options": {**job.options, "transfer_units": None, "probe_units": 2}})
+    record = execute(job)
+    assert record.status == "failed" and "probe_units applies to linear-probe, not lora" in record.error
 
 
 def test_reference_row_is_logistic_regression_on_pixels(tmp_path):
