@@ -695,6 +695,13 @@ def plot_task(lb: Leaderboard, task: str, path: Path) -> Path | None:
     ax.set_ylabel(lb.units.get(task, "score"))
     ax.set_title(f"{task}: mean and 95% CI over seeds")
     ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def _save(fig: Any, path: Path) -> Path:
+    """Lay out, write and close a figure: every plot here ends the same way."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -791,11 +798,7 @@ def plot_robustness(lb: Leaderboard, task: str, path: Path) -> Path | None:
         ax.set_ylabel(lb.units.get(task, "score"))
     axs[0, 0].legend(fontsize=8)
     fig.suptitle(f"{task} (budget {rob.budget}): mean and 95% CI over seeds across perturbations")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 @dataclass
@@ -905,11 +908,7 @@ def plot_data_efficiency(lb: Leaderboard, curve: DataEfficiency, path: Path) -> 
     ax.set_title(f"{curve.task}: data efficiency" + (f" [{curve.label}]" if curve.label else ""), fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 @dataclass
@@ -1010,11 +1009,7 @@ def plot_sweep(lb: Leaderboard, sweep: Sweep, path: Path) -> Path:
     fig.suptitle(f"{sweep.task}: {lb.units.get(sweep.task, 'score').split(' (')[0]} against {sweep.option}"
                  + (f" ({order[0]})" if len(order) == 1 else "") + ", mean and 95% CI over seeds", fontsize=10)
     axs[0, 0].legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def _safe(name: str) -> str:
