@@ -128,6 +128,15 @@ class TaskSpec:
     """Pairs of methods (a, b) the leaderboard compares head to head, beside each one's gain over
     scratch: a's mean minus b's with an interval and a verdict (e.g. domain randomization
     against the nominal source policy it is meant to beat)."""
+    target_breakdown: bool = False
+    """Whether the main metric's breakdown names the targets a reader compares methods on (languages,
+    named conditions): the leaderboard then shows it as a per-target table with intervals and
+    verdicts against scratch, and published per-target references beside it. Off for breakdowns
+    that are diagnostics (per-class accuracy) or perturbation grids (plotted instead)."""
+    source_breakdown: str | None = None
+    """The breakdown key of the source domain where the task tests there too (a cross-lingual
+    task's 'en'): with ``target_breakdown``, the leaderboard derives the transfer gap, the source's
+    score minus each other target's and minus their mean, per seed with an interval."""
     learning_curve: str | None = None
     """Name of the ``RunResult.curves`` entry holding the main metric against target budget
     spent; the leaderboard derives from it how much budget each method needs to reach

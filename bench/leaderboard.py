@@ -40,7 +40,8 @@ from bench.hashing import config_hash
 from bench.record import Record
 from bench.stats import bootstrap_ci, difference_ci, stratified_iqm_ci
 
-__all__ = ["FORMATS", "Aggregate", "Comparison", "DataEfficiency", "Leaderboard", "Robustness", "Row", "Sweep",
+__all__ = ["FORMATS", "Aggregate", "Comparison", "DataEfficiency", "Leaderboard", "PerTarget", "Robustness", "Row",
+           "Sweep", "TargetCell",
            "budget_to_reach", "build", "data_efficiency", "data_saved", "plot_data_efficiency", "plot_robustness",
            "plot_sweep", "render", "robustness", "sweeps", "task_plot_name", "write_files"]
 
@@ -104,6 +105,34 @@ class Row:
 
 
 @dataclass
+class TargetCell:
+    """One method's main metric on one target (a language, a condition), over seeds."""
+
+    mean: float
+    ci: tuple[float, float] | None
+    verdict: str = ""
+    """Against scratch on the same target: better, negative transfer, n.s.; '' for scratch and references."""
+
+
+@dataclass
+class PerTarget:
+    """The main metric per target of one setting, for tasks whose breakdown names a handful of
+    targets rather than a perturbation grid; with the task's source among them, the transfer gap."""
+
+    task: str
+    budget: int
+    options: str
+    source: str | None
+    targets: list[str]
+    """Every target in the records' order, the source first."""
+    cells: dict[str, dict[str, TargetCell]] = field(default_factory=dict)
+    """method -> target -> its cell."""
+    gaps: dict[str, dict[str, TargetCell]] = field(default_factory=dict)
+    """method -> target (and 'mean', over the targets other than the source) -> source minus target,
+    computed per seed (lower is better: less is lost away from the source)."""
+
+
+@dataclass
 class Comparison:
     """Method ``a`` against method ``b`` in one setting: a's mean minus b's (positive: a is better)."""
 
@@ -152,6 +181,8 @@ class Leaderboard:
     budget_unit_names: dict[str, str] = field(default_factory=dict)
     """Per task with an installed spec: its budget unit (e.g. 'labels per class'), which labels the
     budget axis of its plots; records alone do not say what a budget counts."""
+    per_target: dict[tuple[str, int, str], PerTarget] = field(default_factory=dict)
+    """Per setting whose breakdown names up to :data:`MAX_TARGETS` targets that are not grid points."""
 
     def settings(self) -> list[tuple[str, int, str]]:
         """(task, budget, options hash) in the order rows came, options of one (task, budget) by their values."""
@@ -277,6 +308,60 @@ def _breakdown_values(records: Sequence[Record]) -> dict[str, list[float]]:
     return dict(values)
 
 
+MAX_TARGETS = 30
+"""More breakdown keys than this are a grid or a per-class report, not targets to tabulate."""
+
+
+def per_target(task: str, budget: int, opts: str, by_method: Mapping[str, Sequence[Record]],
+               source: str | None) -> PerTarget | None:
+    """The per-target table of one setting (see :class:`PerTarget`); None where the breakdown is
+    missing, a perturbation grid or longer than :data:`MAX_TARGETS`.
+
+    Per-target verdicts compare a method's seeds with scratch's seeds on that target, as the main
+    table does; the gap is formed within each run (source minus target of the same seed), so its
+    interval is that of a per-seed quantity.
+    """
+    ok = {m: [r for r in recs if r.status == "ok" and r.breakdowns.get(r.metric)] for m, recs in by_method.items()}
+    keys = list(dict.fromkeys(k for recs in ok.values() for r in recs for k in r.breakdowns[r.metric]))
+    if not keys or len(keys) > MAX_TARGETS or any(GRID_POINT.match(k.split()[-1]) for k in keys):
+        return None
+    if source is not None and source not in keys:
+        source = None
+    targets = ([source] if source else []) + [k for k in keys if k != source]
+    sign = _sign(next(recs for recs in ok.values() if recs))
+    scratch = {t: [r.breakdowns[r.metric][t] for r in ok.get("scratch", []) if t in r.breakdowns[r.metric]]
+               for t in targets}
+
+    def cell(values: Sequence[float], verdict: str = "") -> TargetCell:
+        ci = bootstrap_ci(values) if len(values) > 1 else None
+        return TargetCell(float(np.mean(values)), ci, verdict)
+
+    out = PerTarget(task, budget, opts, source, targets)
+    for method, recs in ok.items():
+        if not recs:
+            continue
+        role = recs[0].role
+        out.cells[method] = {}
+        for t in targets:
+            values = [r.breakdowns[r.metric][t] for r in recs if t in r.breakdowns[r.metric]]
+            if values:
+                verdict = (_signed_difference(values, scratch[t], sign)[2]
+                           if role == "transfer" and len(scratch[t]) > 1 and len(values) > 1 else "")
+                out.cells[method][t] = cell(values, verdict)
+        if source:
+            per_seed = [r.breakdowns[r.metric] for r in recs if source in r.breakdowns[r.metric]]
+            gaps: dict[str, list[float]] = defaultdict(list)
+            for b in per_seed:
+                others = [b[source] - b[t] for t in targets[1:] if t in b]
+                for t in targets[1:]:
+                    if t in b:
+                        gaps[t].append(b[source] - b[t])
+                if others:
+                    gaps["mean"].append(float(np.mean(others)))
+            out.gaps[method] = {t: cell(v) for t, v in gaps.items()}
+    return out
+
+
 def _signed_difference(a: Sequence[float], b: Sequence[float], sign: float) -> tuple[
         float, tuple[float, float] | None, str]:
     """Mean of ``a`` minus mean of ``b``, signed so that positive is better, its interval and verdict."""
@@ -306,6 +391,7 @@ def build(
     budget_units: dict[str, str] = {}
     breakdowns: dict[tuple[str, int, str], dict[str, dict[str, list[float]]]] = {}
     comparisons: list[Comparison] = []
+    targets_of: dict[tuple[str, int, str], PerTarget] = {}
     ceilings_used = False
     for (task, budget, opts), by_method in sorted(groups.items()):
         any_rec = next(iter(by_method.values()))[0]
@@ -363,6 +449,10 @@ def build(
                       for m in (a, b))
             if sa and sb:
                 comparisons.append(Comparison(task, budget, opts, a, b, *_signed_difference(sa, sb, sign)))
+        table = (per_target(task, budget, opts, by_method, spec.source_breakdown)
+                 if spec and spec.target_breakdown else None)
+        if table:
+            targets_of[(task, budget, opts)] = table
         order = {"scratch": 0, "transfer": 1, "reference": 2}
         table_rows.sort(key=lambda r: (order.get(r.role, 3), -(r.gain or 0.0) if r.gain is not None else 0.0))
         rows.extend(table_rows)
@@ -383,7 +473,8 @@ def build(
                        budget_units=budget_units,
                        default_budgets={t: s.default_budget for t, s in specs.items() if t in units},
                        breakdowns=breakdowns, comparisons=comparisons, option_values=option_values,
-                       budget_unit_names={t: s.budget_unit for t, s in specs.items() if t in units})
+                       budget_unit_names={t: s.budget_unit for t, s in specs.items() if t in units},
+                       per_target=targets_of)
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -497,10 +588,55 @@ def _aggregate_rows(lb: Leaderboard) -> list[list[str]]:
 AGG_HEADERS = ["method", "normalized IQM", "95% CI", "tasks", "runs"]
 
 
+def _target_cell(c: TargetCell | None) -> str:
+    if c is None:
+        return "—"
+    half = f"±{(c.ci[1] - c.ci[0]) / 2:.3f}" if c.ci else ""
+    return f"{c.mean:.3f}{half}" + {BETTER: " ▲", WORSE: " ▼"}.get(c.verdict, "")
+
+
+def _per_target_parts(lb: Leaderboard, setting: tuple[str, int, str], table: Callable[..., str]) -> list[str]:
+    """The per-target table (published per-target results beside ours, with the difference) and
+    the transfer-gap table, as text blocks; none where the setting has no :class:`PerTarget`."""
+    pt = lb.per_target.get(setting)
+    if pt is None:
+        return []
+    task = setting[0]
+    order = [r.method for r in lb.rows if (r.task, r.budget, r.options) == setting and r.method in pt.cells]
+    rows = [[m, *(_target_cell(pt.cells[m].get(t)) for t in pt.targets)] for m in order]
+    published: dict[str, dict[str, float]] = defaultdict(dict)
+    for ref in lb.references.get(task, []):
+        if ref.breakdown is not None:
+            published[ref.method][ref.breakdown] = ref.value
+    for method, values in published.items():
+        rows.append([f"published {method}", *(_f(values.get(t)) for t in pt.targets)])
+        if method in pt.cells:
+            rows.append([f"{method} − published", *(
+                _gain(pt.cells[method][t].mean - values[t]) if t in values and t in pt.cells[method] else "—"
+                for t in pt.targets)])
+    metric = lb.units.get(task, "score").split(" (")[0]
+    gap = "" if table is _md_table else "\n"
+    parts = [f"{gap}Per target: {metric}, mean ± half the 95% interval over seeds; ▲/▼: the difference to scratch "
+             "on that target excludes zero.", table(["method", *pt.targets], rows)]
+    cites = {ref.citation for ref in lb.references.get(task, []) if ref.breakdown is not None}
+    if cites:
+        parts.append("Published: " + "; ".join(sorted(cites)))
+    if pt.gaps:
+        others = [*pt.targets[1:], "mean"]
+        parts.append(f"{gap}Transfer gap: {pt.source} minus each target (lower: less is lost away from the source), "
+                     "per seed, mean ± half the 95% interval.")
+        parts.append(table(["method", *others],
+                           [[m, *(_target_cell(pt.gaps[m].get(t)) for t in others)] for m in order if m in pt.gaps]))
+    return parts
+
+
 def _references(lb: Leaderboard, task: str) -> list[str]:
     out = []
     ours = {r.method: r.mean for r in lb.rows if r.task == task}
+    tabulated = any(s[0] == task for s in lb.per_target)
     for ref in lb.references.get(task, []):
+        if ref.breakdown is not None and tabulated:
+            continue
         mine = ours.get(ref.method)
         diff = f", ours {_f(mine)} ({mine - ref.value:+.3f})" if mine is not None and ref.breakdown is None else ""
         what = f" [{ref.breakdown}]" if ref.breakdown else ""
@@ -562,6 +698,7 @@ def render(lb: Leaderboard, fmt: str = "table", plot: str | None = None, plots: 
         return json.dumps(
             {"rows": [asdict(r) for r in lb.rows], "aggregates": [asdict(a) for a in lb.aggregates],
              "comparisons": [asdict(c) for c in lb.comparisons],
+             "per_target": [asdict(t) for t in lb.per_target.values()],
              "normalization": lb.normalization, "problems": lb.problems}, indent=2)
     if fmt == "csv":
         return _csv(lb)
@@ -581,6 +718,7 @@ def render(lb: Leaderboard, fmt: str = "table", plot: str | None = None, plots: 
         parts.append(table(_headers(lb, task), [_cells(lb, r) for r in rows]))
         parts += [f"- {line}" if md else f"  {line}"
                   for line in _comparisons(lb, task, budget, opts) + _references(lb, task)]
+        parts += _per_target_parts(lb, (task, budget, opts), table)
         if md and (task, budget, opts) == next(s for s in lb.settings() if s[0] == task):
             for kind, caption, _ in _task_plots(lb, task):
                 if task_plot_name(task, kind) in plots:

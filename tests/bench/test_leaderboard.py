@@ -7,6 +7,7 @@ import io
 import json
 import re
 
+import numpy as np
 import pytest
 from record_factory import make_record
 
@@ -509,3 +510,44 @@ def test_a_sweep_plot_only_where_one_option_varies_with_the_others_equal(tmp_pat
     assert "plots/t_T-v0-sweep-frozen.png" in written
     assert "(plots/t_T-v0-sweep-frozen.png)" in (tmp_path / "leaderboard.md").read_text()
     assert not any("sweep" in p for p in {q.name for q in write_files(build(budget_grid([1, 5])), tmp_path / "b")})
+
+
+def _lang_recs(method, role, per_seed):
+    return [make_record(method=method, role=role, seed=i, score=sum(b.values()) / len(b), budget=100,
+                        breakdowns={"score": b}) for i, b in enumerate(per_seed)]
+
+
+def test_per_target_table_with_verdicts_references_and_the_transfer_gap():
+    records = _lang_recs("scratch", "scratch", [{"en": 0.80, "fr": 0.34, "zh": 0.33},
+                                                {"en": 0.82, "fr": 0.35, "zh": 0.34},
+                                                {"en": 0.81, "fr": 0.33, "zh": 0.35}])
+    records += _lang_recs("fine-tune", "transfer", [{"en": 0.85, "fr": 0.75, "zh": 0.33},
+                                                    {"en": 0.86, "fr": 0.77, "zh": 0.36},
+                                                    {"en": 0.84, "fr": 0.76, "zh": 0.34}])
+    refs = (Reference("fine-tune", 0.80, "Paper 2020", breakdown="fr"), Reference("fine-tune", 0.70, "Paper 2020"))
+    lb = build(records, {"t/T-v0": spec(target_breakdown=True, source_breakdown="en", references=refs)})
+    pt = lb.per_target[("t/T-v0", 100, next(iter(lb.per_target))[2])]
+    assert pt.targets == ["en", "fr", "zh"]
+    assert pt.cells["fine-tune"]["fr"].verdict == "better" and pt.cells["fine-tune"]["zh"].verdict == "n.s."
+    assert pt.cells["scratch"]["en"].verdict == ""
+    # The gap is source minus target within each seed: 0.10, 0.09, 0.08 for French.
+    assert pt.gaps["fine-tune"]["fr"].mean == pytest.approx(0.09)
+    assert pt.gaps["fine-tune"]["mean"].mean == pytest.approx(np.mean([(0.10 + 0.52) / 2, (0.09 + 0.50) / 2,
+                                                                      (0.08 + 0.50) / 2]))
+    text = render(lb)
+    assert "Per target: score" in text and "Transfer gap: en minus each target" in text
+    line = next(x for x in text.splitlines() if x.startswith("fine-tune") and "0.760±" in x)
+    assert "▲" in line.split("0.760")[1].split()[0] + line.split("0.760")[1].split()[1]
+    assert next(x for x in text.splitlines() if x.startswith("fine-tune − published")).split()[4] == "-0.040"
+    assert "published fine-tune: 0.7 (Paper 2020)" in text  # the main-metric reference stays a line
+    assert "published fine-tune [fr]" not in text  # the per-target one is in the table instead
+    md = render(lb, "md")
+    assert "| method | en | fr | zh |" in md and "| method | fr | zh | mean |" in md
+    assert json.loads(render(lb, "json"))["per_target"][0]["gaps"]["fine-tune"]["fr"]["mean"] == pytest.approx(0.09)
+
+
+def test_per_target_table_is_opt_in_and_never_for_grids():
+    records = _lang_recs("scratch", "scratch", [{"en": 0.8, "fr": 0.3}, {"en": 0.8, "fr": 0.4}])
+    assert build(records, {"t/T-v0": spec()}).per_target == {}
+    grid = _lang_recs("scratch", "scratch", [{"mass=0.5": 0.8, "mass=2.0": 0.3}, {"mass=0.5": 0.7, "mass=2.0": 0.4}])
+    assert build(grid, {"t/T-v0": spec(target_breakdown=True)}).per_target == {}
