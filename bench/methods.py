@@ -45,6 +45,19 @@ METHODS = (
 }""",
     ),
     MethodSpec(
+        "lora",
+        "transfer",
+        "Low-rank adapters (peft) on the pretrained model's attention projections or 1x1 convolutions; adapters "
+        "and a new head train, the pretrained weights stay frozen.",
+        citation="""@inproceedings{hu2022lora,
+  title={LoRA: Low-Rank Adaptation of Large Language Models},
+  author={Hu, Edward J. and Shen, Yelong and Wallis, Phillip and Allen-Zhu, Zeyuan and Li, Yuanzhi and Wang, Shean
+    and Wang, Lu and Chen, Weizhu},
+  booktitle={International Conference on Learning Representations},
+  year={2022}
+}""",
+    ),
+    MethodSpec(
         "oracle",
         "reference",
         "Trained on the target with the full source budget: an upper reference, shown and never ranked.",

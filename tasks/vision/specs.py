@@ -270,18 +270,8 @@ METHODS: tuple[MethodSpec, ...] = (
     MethodSpec("discriminative-lr", "transfer",
                "All units trained, unit i at the head's learning rate times layer_decay^(units - i): lower units move "
                "less."),
-    MethodSpec("lora", "transfer",
-               "Low-rank adapters (peft) on the backbone's 1x1 convolutions or attention projections; adapters and "
-               "head train, the pretrained weights stay frozen.",
-               citation="""@inproceedings{hu2022lora,
-  title={LoRA: Low-Rank Adaptation of Large Language Models},
-  author={Hu, Edward J. and Shen, Yelong and Wallis, Phillip and Allen-Zhu, Zeyuan and Li, Yuanzhi and Wang, Shean
-    and Wang, Lu and Chen, Weizhu},
-  booktitle={International Conference on Learning Representations},
-  year={2022}
-}"""),
     MethodSpec("pixel-logreg", "reference",
                "Multinomial logistic regression on raw pixels: a transfer method that cannot beat it is not worth "
                "its cost. Shown, never ranked."),
 )
-"""The family's own methods; scratch, fine-tune and linear-probe are the shared ones of :mod:`bench.methods`."""
+"""The family's own methods; scratch, fine-tune, linear-probe and lora are the shared ones of :mod:`bench.methods`."""
