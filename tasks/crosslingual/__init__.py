@@ -1,0 +1,1 @@
+"""Cross-lingual transfer: a task learned in one language (English), tested in others."""

@@ -1,0 +1,319 @@
+"""A text classifier on any transformers encoder, and the one loop every method trains it with.
+
+Every cross-lingual method (scratch, zero-shot, translate-train, few-shot-target, linear-probe,
+LoRA) goes through :func:`train` and :func:`evaluate`, so a difference between methods is a
+difference in initialization, in the data and in which weights move, never in the code path.
+
+Batches are padded dynamically to their longest member, and examples of similar length are
+grouped into the same batch (randomly within mega-batches when training, sorted when
+evaluating): with sentence lengths as skewed as NLI's, padding every batch to the longest
+example would spend most of the compute on padding. Tokenization happens once per (tokenizer,
+texts) in a process; on a GPU that supports it, training and evaluation run under bf16 autocast
+and attention uses PyTorch's scaled-dot-product kernels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from tasks.crosslingual.data import Examples
+
+__all__ = ["Encoded", "TextClassifier", "batches", "count_params", "encode", "evaluate", "fingerprint", "load_encoder",
+           "peak_flops", "pooled_features", "train"]
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Token ids of a set of examples, unpadded: one array per example, and the labels."""
+
+    ids: tuple[np.ndarray, ...]
+    labels: np.ndarray
+    type_ids: tuple[np.ndarray, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.fromiter((len(x) for x in self.ids), dtype=np.int64, count=len(self.ids))
+
+    def take(self, index: Sequence[int] | np.ndarray) -> Encoded:
+        idx = np.asarray(index, dtype=np.int64)
+        return Encoded(tuple(self.ids[i] for i in idx), self.labels[idx],
+                       None if self.type_ids is None else tuple(self.type_ids[i] for i in idx))
+
+    @staticmethod
+    def concat(parts: Sequence[Encoded]) -> Encoded:
+        types = None if any(p.type_ids is None for p in parts) else tuple(t for p in parts for t in p.type_ids or ())
+        return Encoded(tuple(x for p in parts for x in p.ids), np.concatenate([p.labels for p in parts]), types)
+
+
+_ENCODED: dict[tuple[str, str], Encoded] = {}
+
+
+def fingerprint(examples: Examples) -> str:
+    """A content hash of ``examples`` (texts and labels): the key of what is computed from them."""
+    h = hashlib.sha256()
+    for i, a in enumerate(examples.text_a):
+        h.update(a.encode())
+        h.update(b"\x1f" + (examples.text_b[i].encode() if examples.text_b is not None else b"") + b"\x1e")
+    h.update(np.ascontiguousarray(examples.labels).tobytes())
+    return h.hexdigest()
+
+
+def encode(tokenizer: Any, examples: Examples, max_length: int, name: str) -> Encoded:
+    """Token ids of ``examples`` (pairs joined by the tokenizer's own template), truncated to
+    ``max_length``; computed once per (tokenizer ``name``, texts, length) in a process."""
+    key = (f"{name}|{max_length}", fingerprint(examples))
+    if key not in _ENCODED:
+        out = tokenizer(list(examples.text_a), None if examples.text_b is None else list(examples.text_b),
+                        truncation=True, max_length=max_length, padding=False)
+        types = out.get("token_type_ids")
+        _ENCODED[key] = Encoded(tuple(np.asarray(x, dtype=np.int64) for x in out["input_ids"]),
+                                np.asarray(examples.labels, dtype=np.int64),
+                                tuple(np.asarray(x, dtype=np.int64) for x in types) if types is not None else None)
+    return _ENCODED[key]
+
+
+def batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None = None,
+            group: int = 50) -> list[np.ndarray]:
+    """Index batches of examples of similar length.
+
+    With ``rng`` (training): a random permutation cut into mega-batches of ``group`` batches, each
+    sorted by length and cut into batches, the batches then shuffled, so that every epoch sees
+    each example once in a new order while padding stays small. Without (evaluation): all
+    examples sorted by length, longest first (a memory error shows at the first batch).
+    """
+    n = len(lengths)
+    if rng is None:
+        order = np.argsort(-lengths, kind="stable")
+        return [order[i : i + batch_size] for i in range(0, n, batch_size)]
+    perm = rng.permutation(n)
+    out: list[np.ndarray] = []
+    mega = batch_size * group
+    for i in range(0, n, mega):
+        chunk = perm[i : i + mega]
+        chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
+        out += [chunk[j : j + batch_size] for j in range(0, len(chunk), batch_size)]
+    return [out[i] for i in rng.permutation(len(out))]
+
+
+def collate(data: Encoded, index: np.ndarray, pad_id: int, device: str, pad_to: int | None = None
+            ) -> dict[str, torch.Tensor]:
+    """The model inputs of ``data[index]``, padded to the batch's longest (or to ``pad_to``)."""
+    rows = [data.ids[i] for i in index]
+    width = pad_to or max(len(r) for r in rows)
+    ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for k, r in enumerate(rows):
+        ids[k, : len(r)] = r
+        mask[k, : len(r)] = 1
+    out = {"input_ids": torch.from_numpy(ids).to(device), "attention_mask": torch.from_numpy(mask).to(device)}
+    if data.type_ids is not None:
+        types = np.zeros((len(rows), width), dtype=np.int64)
+        for k, i in enumerate(index):
+            types[k, : len(data.type_ids[i])] = data.type_ids[i]
+        out["token_type_ids"] = torch.from_numpy(types).to(device)
+    return out
+
+
+class TextClassifier(nn.Module):
+    """An encoder, a pooling of its last hidden states, and a linear head.
+
+    ``pooling``: ``cls`` (the first token, as XLM-R and BERT are fine-tuned) or ``mean`` (over the
+    attention mask, as the E5 family is trained to embed). A separate head rather than the
+    library's ``...ForSequenceClassification`` keeps one definition of "the features" that the
+    linear probe caches and every other method trains through.
+    """
+
+    def __init__(self, encoder: nn.Module, num_classes: int, pooling: str = "cls") -> None:
+        super().__init__()
+        if pooling not in ("cls", "mean"):
+            raise ValueError(f"pooling={pooling!r}; accepted: cls, mean")
+        self.encoder = encoder
+        self.pooling = pooling
+        hidden = int(encoder.config.hidden_size)
+        self.dropout = nn.Dropout(float(getattr(encoder.config, "hidden_dropout_prob", 0.1) or 0.0))
+        self.head = nn.Linear(hidden, num_classes)
+
+    def features(self, **inputs: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(**inputs).last_hidden_state
+        if self.pooling == "cls":
+            return hidden[:, 0]
+        mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+    def forward(self, **inputs: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.features(**inputs)))
+
+
+def load_encoder(model: str, pretrained: bool = True, revision: str | None = None) -> tuple[nn.Module, Any]:
+    """The encoder and its tokenizer from a hub id or a local ``save_pretrained`` directory.
+
+    ``pretrained=False`` builds the same architecture from its config with random weights (the
+    from-scratch baseline): same tokenizer, same size, nothing learned. Weights load through
+    safetensors where the checkpoint has them; remote code is never run.
+    """
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    kw: dict[str, Any] = {"revision": revision or None, "trust_remote_code": False}
+    tokenizer = AutoTokenizer.from_pretrained(model, **kw)
+    config = AutoConfig.from_pretrained(model, **kw)
+    config._attn_implementation = "sdpa"
+    if not pretrained:
+        encoder = AutoModel.from_config(config)
+    else:
+        before = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # an MLM checkpoint's unused LM head is expected, not news
+        try:
+            encoder, info = AutoModel.from_pretrained(model, config=config, output_loading_info=True, **kw)
+        finally:
+            hf_logging.set_verbosity(before)
+        missing = [k for k in info.get("missing_keys", []) if not k.startswith("pooler.")]
+        if missing:
+            raise ValueError(f"{model}: the checkpoint lacks encoder weights {missing[:5]}"
+                             f"{' ...' if len(missing) > 5 else ''}: it is not a {config.model_type} encoder")
+    if getattr(encoder, "pooler", None) is not None:
+        encoder.pooler = None  # unused: the classifier pools itself; an untrained pooler would only cost time
+    return encoder, tokenizer
+
+
+def _autocast(device: str) -> Any:
+    """bf16 autocast on a GPU that supports it; a no-op context elsewhere (CPU bf16 is slower here)."""
+    enabled = device.startswith("cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return torch.autocast("cuda" if enabled else "cpu", dtype=torch.bfloat16, enabled=enabled)
+
+
+@dataclass
+class TrainStats:
+    """What a training run processed, for the record's throughput and model-FLOPs figures."""
+
+    steps: int = 0
+    examples: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+    curve: list[tuple[float, float]] = field(default_factory=list)
+
+
+def train(model: nn.Module, groups: list[dict[str, Any]], data: Encoded, *, steps: int, batch_size: int,
+          lr: float, pad_id: int, device: str, rng: np.random.Generator, weight_decay: float = 0.01,
+          warmup: float = 0.1, forward: Callable[..., torch.Tensor] | None = None,
+          make_batch: Callable[[np.ndarray], dict[str, torch.Tensor]] | None = None,
+          on_step: Callable[[int], None] | None = None, evaluate_at: Sequence[int] = (),
+          evaluate_fn: Callable[[], float] | None = None) -> TrainStats:
+    """AdamW on cross-entropy with linear warm-up and decay and gradient clipping at 1.
+
+    ``groups`` are torch parameter groups (own ``lr`` allowed). ``forward(**batch)`` defaults to
+    the model and ``make_batch(index)`` to the padded token ids of ``data``; the linear probe
+    passes its cached features instead (see :func:`pooled_features`). ``evaluate_fn`` is called after the steps listed
+    in ``evaluate_at`` (the source-language validation score, for model selection and curves).
+    """
+    opt = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
+    warm = max(1, int(warmup * steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
+    loss_fn = nn.CrossEntropyLoss()
+    params = [p for g in groups for p in g["params"]]
+    forward = forward or model
+    stats = TrainStats()
+    queue: list[np.ndarray] = []
+    lengths = data.lengths
+    wanted = set(evaluate_at)
+    start = time.perf_counter()
+    model.train()
+    for step in range(steps):
+        if not queue:
+            queue = batches(lengths, min(batch_size, len(data)), rng)
+        idx = queue.pop()
+        inputs = make_batch(idx) if make_batch is not None else collate(data, idx, pad_id, device)
+        labels = torch.from_numpy(data.labels[idx]).to(device)
+        with _autocast(device):
+            logits = forward(**inputs)
+        loss = loss_fn(logits.float(), labels)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        stats.steps += 1
+        stats.examples += len(idx)
+        stats.tokens += int(inputs["attention_mask"].sum()) if "attention_mask" in inputs else len(idx)
+        if on_step is not None:
+            on_step(1)
+        if evaluate_fn is not None and step + 1 in wanted:
+            stats.curve.append((float(step + 1), evaluate_fn()))
+            model.train()
+    stats.seconds = time.perf_counter() - start
+    return stats
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: Encoded, *, batch_size: int, pad_id: int, device: str,
+             pad_to: int | None = None) -> tuple[np.ndarray, float]:
+    """Predicted classes of ``data`` (in its order) and the seconds it took.
+
+    Batches are length-sorted and padded to their longest; ``pad_to`` pads every batch to a
+    fixed width instead (the naive way, kept for the benchmark that measures the difference).
+    """
+    model.eval()
+    pred = np.empty(len(data), dtype=np.int64)
+    start = time.perf_counter()
+    for idx in batches(data.lengths, batch_size):
+        with _autocast(device):
+            logits = model(**collate(data, idx, pad_id, device, pad_to))
+        pred[idx] = logits.argmax(-1).cpu().numpy()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return pred, time.perf_counter() - start
+
+
+@torch.no_grad()
+def pooled_features(model: TextClassifier, data: Encoded, *, batch_size: int, pad_id: int, device: str
+                    ) -> torch.Tensor:
+    """The frozen encoder's pooled features of ``data``, in its order, as float32 on the CPU."""
+    model.eval()
+    out: torch.Tensor | None = None
+    for idx in batches(data.lengths, batch_size):
+        with _autocast(device):
+            f = model.features(**collate(data, idx, pad_id, device)).float().cpu()
+        if out is None:
+            out = torch.empty(len(data), f.shape[1])
+        out[torch.from_numpy(idx)] = f
+    return out if out is not None else torch.empty(0, 0)
+
+
+def count_params(params: Any) -> int:
+    return int(sum(p.numel() for p in params))
+
+
+PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L40S": 362.0, "A10G": 70.0, "L4": 121.0,
+                    "RTX 4090": 165.0, "A6000": 155.0, "V100": 125.0, "T4": 65.0}
+"""Dense bf16 (fp16 for V100/T4) tensor-core peaks from the vendors' data sheets, for model-FLOPs utilization."""
+
+
+def peak_flops(device: str) -> float | None:
+    """The GPU's peak dense bf16 FLOP/s by its name, or None (CPU, or a GPU not in the table)."""
+    if not device.startswith("cuda") or not torch.cuda.is_available():
+        return None
+    name = torch.cuda.get_device_name()
+    hit = next((v for k, v in PEAK_BF16_TFLOPS.items() if k in name), None)
+    return None if hit is None else hit * 1e12
+
+
+def model_flops_utilization(params: int, tokens: int, seconds: float, device: str, backward: bool) -> float | None:
+    """Achieved over peak FLOP/s, counting 2 (forward) or 6 (forward and backward) FLOPs per
+    parameter per token (Kaplan et al., 2020), the convention MFU figures are quoted in."""
+    peak = peak_flops(device)
+    if peak is None or seconds <= 0:
+        return None
+    return (6 if backward else 2) * params * tokens / seconds / peak if math.isfinite(seconds) else None

