@@ -27,8 +27,8 @@ from torch import nn
 
 from tasks.crosslingual.data import Examples
 
-__all__ = ["Encoded", "TextClassifier", "batches", "count_params", "encode", "evaluate", "fingerprint", "load_encoder",
-           "peak_flops", "pooled_features", "train"]
+__all__ = ["Encoded", "TextClassifier", "Vocabulary", "batches", "count_params", "encode", "evaluate", "fingerprint",
+           "load_encoder", "peak_flops", "pooled_features", "train"]
 
 
 @dataclass(frozen=True)
@@ -186,6 +186,51 @@ def load_encoder(model: str, pretrained: bool = True, revision: str | None = Non
     if getattr(encoder, "pooler", None) is not None:
         encoder.pooler = None  # unused: the classifier pools itself; an untrained pooler would only cost time
     return encoder, tokenizer
+
+
+class Vocabulary:
+    """The encoder's vocabulary cut to the tokens a run's texts use, and the id mapping into it.
+
+    Exact: every text of the run is encoded with the same vectors as before, and rows no text
+    uses are never read. It matters because XLM-R's 250k-row embedding matrix is most of a
+    small encoder's weights: a from-scratch baseline would spend most of every optimizer step
+    on rows no example touches. Records say how many rows were kept (``vocab_kept``).
+    """
+
+    def __init__(self, kept: np.ndarray, full: int) -> None:
+        self.kept = np.asarray(kept, dtype=np.int64)
+        self.full = full
+        self.index = np.full(full, -1, dtype=np.int64)
+        self.index[self.kept] = np.arange(len(self.kept))
+
+    @classmethod
+    def of(cls, tokenizer: Any, sets: Sequence[Encoded], full: int) -> Vocabulary:
+        special = [i for i in (tokenizer.pad_token_id, tokenizer.cls_token_id, tokenizer.sep_token_id,
+                               tokenizer.unk_token_id, tokenizer.mask_token_id) if i is not None]
+        used = np.unique(np.concatenate([np.asarray(special, dtype=np.int64),
+                                         *(np.concatenate(s.ids) for s in sets if len(s))]))
+        return cls(used, full)
+
+    def map(self, data: Encoded) -> Encoded:
+        out = tuple(self.index[x] for x in data.ids)
+        if any((x < 0).any() for x in out):
+            raise ValueError("a text uses a token outside the kept vocabulary")
+        return Encoded(out, data.labels, data.type_ids)
+
+    def apply(self, model: TextClassifier) -> None:
+        """Replace the encoder's word embeddings by the kept rows (the same tensors' values)."""
+        old = model.encoder.get_input_embeddings()
+        pad = model.encoder.config.pad_token_id
+        new = nn.Embedding(len(self.kept), old.embedding_dim,
+                           padding_idx=int(self.index[pad]) if pad is not None and self.index[pad] >= 0 else None)
+        with torch.no_grad():
+            new.weight.copy_(old.weight[torch.from_numpy(self.kept).to(old.weight.device)])
+        new.weight.requires_grad_(old.weight.requires_grad)
+        model.encoder.set_input_embeddings(new.to(old.weight.device))
+        model.encoder.config.vocab_size = len(self.kept)
+
+    def pad_id(self, tokenizer: Any) -> int:
+        return int(self.index[tokenizer.pad_token_id])
 
 
 def _autocast(device: str) -> Any:

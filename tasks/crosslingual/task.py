@@ -42,6 +42,7 @@ from tasks.crosslingual.data import CrossLingualData, Examples
 from tasks.crosslingual.encoder import (
     Encoded,
     TextClassifier,
+    Vocabulary,
     count_params,
     encode,
     evaluate,
@@ -160,22 +161,30 @@ class CrossLingualTask:
         model, tok = built.model, built.tokenizer
         max_len = int(opts["max_length"])
 
+        every = [data.train, *data.test.values(), *data.target_train.values(),
+                 *([data.validation] if data.validation is not None else [])]
+        vocab = Vocabulary.of(tok, [encode(tok, ex, max_len, built.name) for ex in every],
+                              int(model.encoder.get_input_embeddings().num_embeddings))
+        vocab.apply(model)
+        pad_id = vocab.pad_id(tok)
+        extra.update(vocab_kept=len(vocab.kept), vocab_full=vocab.full)
+
         def enc(ex: Examples) -> Encoded:
-            return encode(tok, ex, max_len, built.name)
+            return vocab.map(encode(tok, ex, max_len, built.name))
 
         source = enc(data.train).take(chosen)
         trainable = self._prepare(method, model, opts)
         if method == "linear-probe":
-            stats, forward = self._probe(model, data, chosen, enc, opts, ctx, built.name)
+            stats, forward = self._probe(model, data, chosen, enc, opts, ctx, built.name, pad_id)
         elif method in ("zero-shot", "few-shot-target"):
             with ctx.phase("source_train"):
-                self._english_model(model, source, opts, ctx, built.name)
+                self._english_model(model, source, opts, ctx, built.name, vocab, pad_id)
             stats = None
             if method == "few-shot-target":
                 shots = self._few_shot_set(data, enc, int(opts["few_shot_k"]), ctx.seed)
                 extra["few_shot_examples"] = len(shots)
                 with ctx.phase("target_train"):
-                    stats = self._fit(model, shots, int(opts["few_shot_steps"]), opts, ctx, "few-shot")
+                    stats = self._fit(model, shots, int(opts["few_shot_steps"]), opts, ctx, "few-shot", pad_id)
             forward = None
         else:
             train_set = source
@@ -188,7 +197,7 @@ class CrossLingualTask:
                     if lang in data.target_train)])
                 extra["n_train_translated"] = int(len(train_set))
             with ctx.phase("target_train"):
-                stats = self._fit(model, train_set, self._steps(opts, len(train_set)), opts, ctx, method)
+                stats = self._fit(model, train_set, self._steps(opts, len(train_set)), opts, ctx, method, pad_id)
             forward = None
         with ctx.phase("eval"):
             per_lang, eval_s, eval_n, eval_tokens = {}, 0.0, 0, 0
@@ -199,7 +208,7 @@ class CrossLingualTask:
                     seconds = 0.0
                 else:
                     pred, seconds = evaluate(model, test, batch_size=int(opts["eval_batch_size"]),
-                                             pad_id=int(tok.pad_token_id), device=ctx.device)
+                                             pad_id=pad_id, device=ctx.device)
                 per_lang[lang] = float(int((pred == test.labels).sum()) / max(1, len(test)))
                 eval_s, eval_n = eval_s + seconds, eval_n + len(test)
                 eval_tokens += int(test.lengths.sum())
@@ -251,20 +260,25 @@ class CrossLingualTask:
         return [p for p in model.parameters() if p.requires_grad]
 
     def _fit(self, model: TextClassifier, data: Encoded, steps: int, opts: Mapping[str, Any], ctx: RunContext,
-             label: str) -> Any:
+             label: str, pad_id: int) -> Any:
         moving = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         decay = [p for n, p in moving if p.ndim > 1 and "embeddings" not in n]
         rest = [p for n, p in moving if not (p.ndim > 1 and "embeddings" not in n)]
         groups = [g for g in ({"params": decay}, {"params": rest, "weight_decay": 0.0}) if g["params"]]
         with ctx.progress(steps, f"{label} seed {ctx.seed}") as bar:
             return train(model, groups, data, steps=steps, batch_size=int(opts["batch_size"]), lr=float(opts["lr"]),
-                         pad_id=int(model.encoder.config.pad_token_id or 0), device=ctx.device,
+                         pad_id=pad_id, device=ctx.device,
                          rng=np.random.default_rng([ctx.seed, STREAM_BATCHES, len(data)]),
                          weight_decay=float(opts["weight_decay"]), on_step=bar.update)
 
     def _english_model(self, model: TextClassifier, source: Encoded, opts: Mapping[str, Any], ctx: RunContext,
-                       name: str) -> None:
-        """Fine-tune on English, or load the weights that moved from the seed's shared artifact."""
+                       name: str, vocab: Vocabulary, pad_id: int) -> None:
+        """Fine-tune on English, or load the weights that moved from the seed's shared artifact.
+
+        Word-embedding rows are saved with their ids in the full vocabulary, so a run that keeps
+        more rows (few-shot-target also reads target-language training texts) takes the moved
+        rows it shares and keeps the pretrained values of the others, which English training
+        never touches (no gradient, no weight decay on embeddings)."""
         steps = self._steps(opts, len(source))
         keys = ("dataset", "languages", "pool_size", "pooling", "max_length", "epochs", "min_steps", "batch_size",
                 "lr", "weight_decay", "freeze_embeddings", "revision")
@@ -274,19 +288,28 @@ class CrossLingualTask:
         trained = [n for n, p in model.named_parameters() if p.requires_grad]
 
         def build(out: Path) -> None:
-            stats = self._fit(model, source, steps, opts, ctx, "English fine-tuning")
+            stats = self._fit(model, source, steps, opts, ctx, "English fine-tuning", pad_id)
             state = {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if n in trained}
+            state["vocabulary_ids"] = torch.from_numpy(vocab.kept)
             save_file(state, str(out / "moved.safetensors"))
             (out / "train.json").write_text(json.dumps({"steps": stats.steps, "examples": stats.examples}))
 
         path = ctx.artifacts.get_or_build("english-finetuned", key, build)
-        state = load_file(str(path / "moved.safetensors"), device=ctx.device)
+        state = load_file(str(path / "moved.safetensors"))
+        saved_ids = state.pop("vocabulary_ids").numpy()
         missing = set(trained) - set(state)
         if missing:
             raise RuntimeError(f"artifact {path} lacks {sorted(missing)[:3]}")
+        emb = model.encoder.get_input_embeddings().weight
         with torch.no_grad():
             for n, p in model.named_parameters():
-                if n in state:
+                if n not in state:
+                    continue
+                if p is emb:
+                    rows = vocab.index[saved_ids]
+                    have = rows >= 0
+                    p[torch.from_numpy(rows[have]).to(p.device)] = state[n][torch.from_numpy(have)].to(p.device)
+                else:
                     p.copy_(state[n])
 
     def _few_shot_set(self, data: CrossLingualData, enc: Any, k: int, seed: int) -> Encoded:
@@ -299,11 +322,10 @@ class CrossLingualTask:
         return Encoded.concat(parts)
 
     def _probe(self, model: TextClassifier, data: CrossLingualData, chosen: np.ndarray, enc: Any,
-               opts: Mapping[str, Any], ctx: RunContext, name: str) -> tuple[Any, Any]:
+               opts: Mapping[str, Any], ctx: RunContext, name: str, pad: int) -> tuple[Any, Any]:
         """Train the head on the frozen encoder's pooled features of the source pool and every
         test set, computed once per (encoder, data, pooling) as an artifact; return the training
         stats and a predictor for the test sets."""
-        pad = int(model.encoder.config.pad_token_id or 0)
         batch = int(opts["eval_batch_size"])
         sets = {"train": data.train, **{f"test-{lang}": data.test[lang] for lang in data.languages}}
         key = {"task": self.spec.id, "format": ARTIFACT_FORMAT, "encoder": name, "pooling": str(opts["pooling"]),
