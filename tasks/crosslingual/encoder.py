@@ -173,12 +173,15 @@ def load_encoder(model: str, pretrained: bool = True, revision: str | None = Non
     if not pretrained:
         encoder = AutoModel.from_config(config)
     else:
-        before = hf_logging.get_verbosity()
+        before, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
         hf_logging.set_verbosity_error()  # an MLM checkpoint's unused LM head is expected, not news
+        hf_logging.disable_progress_bar()
         try:
             encoder, info = AutoModel.from_pretrained(model, config=config, output_loading_info=True, **kw)
         finally:
             hf_logging.set_verbosity(before)
+            if bars:
+                hf_logging.enable_progress_bar()
         missing = [k for k in info.get("missing_keys", []) if not k.startswith("pooler.")]
         if missing:
             raise ValueError(f"{model}: the checkpoint lacks encoder weights {missing[:5]}"

@@ -145,6 +145,9 @@ class CrossLingualTask:
         name = self._model_dir(opts, ctx)
         torch.manual_seed(ctx.seed)
         encoder, tokenizer = load_encoder(name, pretrained=pretrained, revision=str(opts.get("revision") or "") or None)
+        layers = int(opts["num_layers"])
+        if layers:
+            _truncate(encoder, layers)
         model = TextClassifier(encoder, n_classes, str(opts["pooling"]))
         return _Built(model.to(ctx.device), tokenizer, name)
 
@@ -265,8 +268,9 @@ class CrossLingualTask:
         decay = [p for n, p in moving if p.ndim > 1 and "embeddings" not in n]
         rest = [p for n, p in moving if not (p.ndim > 1 and "embeddings" not in n)]
         groups = [g for g in ({"params": decay}, {"params": rest, "weight_decay": 0.0}) if g["params"]]
+        lr = float(opts["lora_lr"]) if ctx.method == "lora" else float(opts["lr"])
         with ctx.progress(steps, f"{label} seed {ctx.seed}") as bar:
-            return train(model, groups, data, steps=steps, batch_size=int(opts["batch_size"]), lr=float(opts["lr"]),
+            return train(model, groups, data, steps=steps, batch_size=int(opts["batch_size"]), lr=lr,
                          pad_id=pad_id, device=ctx.device,
                          rng=np.random.default_rng([ctx.seed, STREAM_BATCHES, len(data)]),
                          weight_decay=float(opts["weight_decay"]), on_step=bar.update)
@@ -359,6 +363,19 @@ class CrossLingualTask:
                 return model.head(feats[f"test-{lang}"].to(ctx.device)).argmax(-1).cpu().numpy()
 
         return stats, predict
+
+
+def _truncate(encoder: torch.nn.Module, layers: int) -> None:
+    """Keep the encoder's first ``layers`` transformer layers (BERT, XLM-R and DeBERTa keep them
+    in ``encoder.encoder.layer``): a cheaper encoder whose middle layers are, for cross-lingual
+    transfer, the most language-neutral ones (Pires et al., 2019; Libovický et al., 2020)."""
+    stack = getattr(getattr(encoder, "encoder", None), "layer", None)
+    if not isinstance(stack, torch.nn.ModuleList):
+        raise ValueError(f"num_layers: {type(encoder).__name__} keeps no layer list at encoder.layer")
+    if not 1 <= layers <= len(stack):
+        raise ValueError(f"num_layers={layers}; accepted: 1 to {len(stack)} (0: all)")
+    del stack[layers:]
+    encoder.config.num_hidden_layers = layers
 
 
 def _lora_targets(encoder: torch.nn.Module) -> tuple[str, ...]:
