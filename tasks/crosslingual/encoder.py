@@ -17,7 +17,8 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +29,7 @@ from torch import nn
 from tasks.crosslingual.data import Examples
 
 __all__ = ["Encoded", "TextClassifier", "Vocabulary", "batches", "count_params", "encode", "evaluate", "fingerprint",
-           "load_encoder", "peak_flops", "pooled_features", "train"]
+           "load_encoder", "peak_flops", "pooled_features", "quiet_transformers", "train"]
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,23 @@ class TextClassifier(nn.Module):
         return self.head(self.dropout(self.features(**inputs)))
 
 
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """transformers' warnings and progress bars off for the block: the harness shows its own
+    progress, and a per-run "loading weights" bar in every worker would bury it."""
+    from transformers.utils import logging as hf_logging
+
+    before, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(before)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
 def load_encoder(model: str, pretrained: bool = True, revision: str | None = None) -> tuple[nn.Module, Any]:
     """The encoder and its tokenizer from a hub id or a local ``save_pretrained`` directory.
 
@@ -164,7 +182,6 @@ def load_encoder(model: str, pretrained: bool = True, revision: str | None = Non
     safetensors where the checkpoint has them; remote code is never run.
     """
     from transformers import AutoConfig, AutoModel, AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
     kw: dict[str, Any] = {"revision": revision or None, "trust_remote_code": False}
     tokenizer = AutoTokenizer.from_pretrained(model, **kw)
@@ -173,15 +190,8 @@ def load_encoder(model: str, pretrained: bool = True, revision: str | None = Non
     if not pretrained:
         encoder = AutoModel.from_config(config)
     else:
-        before, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
-        hf_logging.set_verbosity_error()  # an MLM checkpoint's unused LM head is expected, not news
-        hf_logging.disable_progress_bar()
-        try:
+        with quiet_transformers():  # an MLM checkpoint's unused LM head is expected, not news
             encoder, info = AutoModel.from_pretrained(model, config=config, output_loading_info=True, **kw)
-        finally:
-            hf_logging.set_verbosity(before)
-            if bars:
-                hf_logging.enable_progress_bar()
         missing = [k for k in info.get("missing_keys", []) if not k.startswith("pooler.")]
         if missing:
             raise ValueError(f"{model}: the checkpoint lacks encoder weights {missing[:5]}"

