@@ -29,7 +29,7 @@ TOY = "toy/Linear-v0"
         (["run", "--task", TOY, "--set", "sweep.stepz=1,2"], "unknown task option 'stepz'; did you mean 'steps'"),
         (["run", "--task", TOY, "--sweep", "steps=1", "--sweep", "steps=2"], "'steps' is swept twice"),
         (["run", "--task", TOY, "--model", "some/model"],
-         "--model 'some/model': no selected task has a 'model' option; tasks with one: vision/"),
+         "--model 'some/model': no selected task has a 'model' option; tasks with one: crosslingual/"),
         (["run", "--task", TOY, "--set", "stepz=3"], "unknown config key 'stepz'"),
         (["run", "--task", TOY, "--set", "options.stepz=3"], "unknown task option 'stepz'; did you mean 'steps'"),
         (["run", "--task", TOY, "--seeds", "abc"], "--seeds 'abc' is not a number of seeds"),
