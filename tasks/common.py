@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-__all__ = ["one_torch_thread"]
+__all__ = ["TorchTask", "one_torch_thread"]
 
 
 @contextmanager
@@ -28,3 +29,27 @@ def one_torch_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+class TorchTask:
+    """What every first-party task implementation does around its own ``_run``: refuse a method
+    the spec does not list, with the ones it does, and run on one torch thread (see
+    :func:`one_torch_thread`). ``spec`` and ``options`` are the factory's arguments
+    (:class:`bench.api.TaskSpec`, options resolved against it)."""
+
+    def __init__(self, spec: Any, options: Any) -> None:
+        from bench.config import resolve_options
+
+        self.spec = spec
+        self.options = resolve_options(spec, options)
+
+    def run(self, method: str, ctx: Any) -> Any:
+        """Run one method on one seed and budget (a :class:`bench.api.RunResult`)."""
+        if method not in self.spec.methods:
+            raise ValueError(f"{self.spec.id} does not implement method {method!r}; "
+                             f"it implements {', '.join(self.spec.methods)}")
+        with one_torch_thread():
+            return self._run(method, ctx)
+
+    def _run(self, method: str, ctx: Any) -> Any:
+        raise NotImplementedError

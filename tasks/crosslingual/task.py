@@ -35,9 +35,9 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from bench.api import RunContext, RunResult, TaskSpec
+from bench.api import RunContext, RunResult
 from bench.config import resolve_options
-from tasks.common import one_torch_thread
+from tasks.common import TorchTask
 from tasks.crosslingual.data import CrossLingualData, Examples
 from tasks.crosslingual.encoder import (
     Encoded,
@@ -107,19 +107,8 @@ class _Built:
     name: str
 
 
-class CrossLingualTask:
+class CrossLingualTask(TorchTask):
     """One encoder and one dataset (see :func:`load_data`); every method, scored per language."""
-
-    def __init__(self, spec: TaskSpec, options: Mapping[str, Any]) -> None:
-        self.spec = spec
-        self.options = resolve_options(spec, options)
-
-    def run(self, method: str, ctx: RunContext) -> RunResult:
-        if method not in self.spec.methods:
-            raise ValueError(f"{self.spec.id} does not implement method {method!r}; "
-                             f"it implements {', '.join(self.spec.methods)}")
-        with one_torch_thread():
-            return self._run(method, ctx)
 
     # --- the encoder -----------------------------------------------------------------------------
     def _model_dir(self, opts: Mapping[str, Any], ctx: RunContext) -> str:

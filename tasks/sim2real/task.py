@@ -20,8 +20,7 @@ from typing import Any
 import numpy as np
 
 from bench.api import RunContext, RunResult, TaskSpec
-from bench.config import resolve_options
-from tasks.common import one_torch_thread
+from tasks.common import TorchTask
 from tasks.sim2real.evaluate import Case, Policy, evaluate, save_rollout_gif
 from tasks.sim2real.metrics import area_under_curve, grid_summary
 from tasks.sim2real.specs import DEFAULT_OPTIONS, SETTINGS
@@ -67,7 +66,7 @@ def grid_points(grid: Mapping[str, list[float]]) -> list[tuple[str, dict[str, An
     return points
 
 
-class SimToRealTask:
+class SimToRealTask(TorchTask):
     """A robot, its nominal source dynamics, a named target condition, a grid and two DR ranges.
 
     Options the spec does not declare take :data:`tasks.sim2real.specs.DEFAULT_OPTIONS`' values,
@@ -75,8 +74,8 @@ class SimToRealTask:
     """
 
     def __init__(self, spec: TaskSpec, options: Mapping[str, Any], setting: Mapping[str, Any]) -> None:
-        self.spec = spec
-        self.options = {**DEFAULT_OPTIONS, **resolve_options(spec, options)}
+        super().__init__(spec, options)
+        self.options = {**DEFAULT_OPTIONS, **self.options}
         self.setting = dict(setting)
         self.env_id: str = setting["env_id"]
         self.target_name: str = setting["target"]
@@ -290,13 +289,6 @@ class SimToRealTask:
         return ctx.artifacts.get_or_build("sim2real-source-policy", key, build)
 
     # --- the methods -------------------------------------------------------------------------
-    def run(self, method: str, ctx: RunContext) -> RunResult:
-        if method not in self.spec.methods:
-            accepted = ", ".join(self.spec.methods)
-            raise ValueError(f"{self.spec.id} does not implement {method!r}; it implements {accepted}")
-        with one_torch_thread():
-            return self._run(method, ctx)
-
     def _run(self, method: str, ctx: RunContext) -> RunResult:
         import torch
 

@@ -34,7 +34,7 @@ from torch import nn
 
 from bench.api import RunContext, RunResult, TaskSpec
 from bench.config import resolve_options
-from tasks.common import one_torch_thread
+from tasks.common import TorchTask
 from tasks.vision.backbone import Backbone, EfficientNetBackbone, reset_parameters
 from tasks.vision.datasets import ImageSet, per_class_sample
 from tasks.vision.training import count_params, predict, train
@@ -196,21 +196,12 @@ def _native_side(images: np.ndarray) -> int:
 
 
 # --- the task ------------------------------------------------------------------------------------
-class ImageTransferTask:
+class ImageTransferTask(TorchTask):
     """A pretrained backbone moved to a small labelled target, every strategy against scratch."""
 
     def __init__(self, spec: TaskSpec, options: Mapping[str, Any]) -> None:
-        self.spec = spec
-        self.options = resolve_options(spec, options)
+        super().__init__(spec, options)
         torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # pay torch._dynamo's import here
-
-    def run(self, method: str, ctx: RunContext) -> RunResult:
-        """Run one method on one seed and budget; score it on the fixed test set."""
-        if method not in self.spec.methods:
-            raise ValueError(f"{self.spec.id} does not implement method {method!r}; "
-                             f"it implements {', '.join(self.spec.methods)}")
-        with one_torch_thread():
-            return self._run(method, ctx)
 
     # ---------------------------------------------------------------------------------------------
     def _backbone(self, opts: Mapping[str, Any], pretrained: bool = True) -> Backbone:
