@@ -8,8 +8,9 @@ Batches are padded dynamically to their longest member, and examples of similar 
 grouped into the same batch (randomly within mega-batches when training, sorted when
 evaluating): with sentence lengths as skewed as NLI's, padding every batch to the longest
 example would spend most of the compute on padding. Tokenization happens once per (tokenizer,
-texts) in a process; on a GPU that supports it, training and evaluation run under bf16 autocast
-and attention uses PyTorch's scaled-dot-product kernels.
+texts) in a process; on a GPU that supports it, training and evaluation run under bf16 autocast.
+Attention is transformers' default for the architecture: PyTorch's scaled-dot-product kernels
+where it has them (BERT, XLM-R), its own implementation where not (DeBERTa-v2); records name it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -174,19 +176,26 @@ def quiet_transformers() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def load_encoder(model: str, pretrained: bool = True, revision: str | None = None) -> tuple[nn.Module, Any]:
+def load_encoder(model: str, pretrained: bool = True, revision: str | None = None, num_layers: int = 0
+                 ) -> tuple[nn.Module, Any]:
     """The encoder and its tokenizer from a hub id or a local ``save_pretrained`` directory.
 
     ``pretrained=False`` builds the same architecture from its config with random weights (the
     from-scratch baseline): same tokenizer, same size, nothing learned. Weights load through
-    safetensors where the checkpoint has them; remote code is never run.
+    safetensors where the checkpoint has them; remote code is never run. ``num_layers`` keeps the
+    first n transformer layers (0: all): a cheaper encoder whose middle layers are, for
+    cross-lingual transfer, the most language-neutral ones (Pires et al., 2019; Libovický et al.,
+    2020); the layers above are never built, and their weights are never read.
     """
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
+    from transformers import AutoConfig, AutoModel
 
     kw: dict[str, Any] = {"revision": revision or None, "trust_remote_code": False}
-    tokenizer = AutoTokenizer.from_pretrained(model, **kw)
+    tokenizer = _tokenizer(model, revision or None)
     config = AutoConfig.from_pretrained(model, **kw)
-    config._attn_implementation = "sdpa"
+    if num_layers:
+        if not 1 <= num_layers <= config.num_hidden_layers:
+            raise ValueError(f"num_layers={num_layers}; accepted: 1 to {config.num_hidden_layers} (0: all)")
+        config.num_hidden_layers = num_layers
     if not pretrained:
         encoder = AutoModel.from_config(config)
     else:
@@ -199,6 +208,14 @@ def load_encoder(model: str, pretrained: bool = True, revision: str | None = Non
     if getattr(encoder, "pooler", None) is not None:
         encoder.pooler = None  # unused: the classifier pools itself; an untrained pooler would only cost time
     return encoder, tokenizer
+
+
+@lru_cache(maxsize=4)
+def _tokenizer(model: str, revision: str | None) -> Any:
+    """A tokenizer, loaded once per process: a worker's runs share it (XLM-R's takes about a second)."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(model, revision=revision, trust_remote_code=False)
 
 
 class Vocabulary:
@@ -218,8 +235,10 @@ class Vocabulary:
 
     @classmethod
     def of(cls, tokenizer: Any, sets: Sequence[Encoded], full: int) -> Vocabulary:
-        special = [i for i in (tokenizer.pad_token_id, tokenizer.cls_token_id, tokenizer.sep_token_id,
-                               tokenizer.unk_token_id, tokenizer.mask_token_id) if i is not None]
+        special = [i for i in (tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.unk_token_id,
+                               tokenizer.mask_token_id) if i is not None]
+        if tokenizer.pad_token_id is not None:  # the pad keeps its id: RoBERTa's position ids count from it
+            special += range(int(tokenizer.pad_token_id) + 1)
         used = np.unique(np.concatenate([np.asarray(special, dtype=np.int64),
                                          *(np.concatenate(s.ids) for s in sets if len(s))]))
         return cls(used, full)
@@ -372,6 +391,6 @@ def model_flops_utilization(params: int, tokens: int, seconds: float, device: st
     """Achieved over peak FLOP/s, counting 2 (forward) or 6 (forward and backward) FLOPs per
     parameter per token (Kaplan et al., 2020), the convention MFU figures are quoted in."""
     peak = peak_flops(device)
-    if peak is None or seconds <= 0:
+    if peak is None or not 0 < seconds < math.inf:
         return None
-    return (6 if backward else 2) * params * tokens / seconds / peak if math.isfinite(seconds) else None
+    return (6 if backward else 2) * params * tokens / seconds / peak

@@ -564,12 +564,18 @@ def _balanced_triples(seed: int, stream: str) -> Iterator[tuple[Pair, Pair, Pair
 
 def draw_pairs(n: int, seed: int, stream: str) -> list[Pair]:
     """``n`` class-balanced pairs of a stream, shuffled; for any ``n`` the pairs of the first ⌈n/3⌉ triples."""
+    return list(_draw_pairs(n, seed, stream))
+
+
+@lru_cache(maxsize=16)
+def _draw_pairs(n: int, seed: int, stream: str) -> tuple[Pair, ...]:
+    """Drawn once per process: every run of a worker reads the same pools (about 1 ms a pair)."""
     if n <= 0:
-        return []
+        return ()
     triples = _balanced_triples(seed, stream)
     pairs = [p for _, t in zip(range(math.ceil(n / 3)), triples, strict=False) for p in t][:n]
     order = np.random.default_rng([seed, GENERATOR_VERSION, _STREAMS[stream], n]).permutation(n)
-    return [pairs[i] for i in order]
+    return tuple(pairs[i] for i in order)
 
 
 def _examples(pairs: Sequence[Pair], lang: str) -> Examples:
@@ -667,6 +673,7 @@ def pretrain_encoder(out: Path, seed: int = 0, steps: int | None = None,
     from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
 
     from tasks.common import one_torch_thread
+    from tasks.crosslingual.encoder import quiet_transformers
 
     steps = int(PRETRAINING["steps"]) if steps is None else int(steps)
     batch, mask_prob = int(PRETRAINING["batch"]), float(PRETRAINING["mask_prob"])
@@ -724,8 +731,9 @@ def pretrain_encoder(out: Path, seed: int = 0, steps: int | None = None,
                 progress(step + 1)
         seconds = time.perf_counter() - started
     out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
+    with quiet_transformers():
+        model.save_pretrained(out)
+        tokenizer.save_pretrained(out)
     (out / "pretraining.json").write_text(json.dumps(
         {**PRETRAIN_KEY, "steps": steps, "seed": seed, "final_loss": round(float(loss.detach()), 4),
          "train_seconds": round(seconds, 1)}, indent=1) + "\n")

@@ -71,7 +71,7 @@ def load_data(opts: Mapping[str, Any], target_train: bool = True) -> CrossLingua
 
         return synthetic.synthetic_data(int(opts["pool_size"]), int(opts["test_size"]), seed=0,
                                         languages=langs or synthetic.LANGUAGES,
-                                        n_target_train=int(opts["pool_size"]))
+                                        n_target_train=int(opts["pool_size"]) if target_train else 0)
     if dataset == "cldr":
         from tasks.crosslingual import cldr
 
@@ -133,10 +133,8 @@ class CrossLingualTask(TorchTask):
     def _build(self, opts: Mapping[str, Any], ctx: RunContext, n_classes: int, pretrained: bool) -> _Built:
         name = self._model_dir(opts, ctx)
         torch.manual_seed(ctx.seed)
-        encoder, tokenizer = load_encoder(name, pretrained=pretrained, revision=str(opts.get("revision") or "") or None)
-        layers = int(opts["num_layers"])
-        if layers:
-            _truncate(encoder, layers)
+        encoder, tokenizer = load_encoder(name, pretrained=pretrained, revision=str(opts.get("revision") or "") or None,
+                                          num_layers=int(opts["num_layers"]))
         model = TextClassifier(encoder, n_classes, str(opts["pooling"]))
         return _Built(model.to(ctx.device), tokenizer, name)
 
@@ -227,7 +225,8 @@ class CrossLingualTask(TorchTask):
             metrics=metrics, breakdowns={"accuracy": per_lang},
             trainable_params=n_trainable, total_params=total,
             train_samples=stats.examples if stats is not None else 0,
-            extra={**extra, "encoder": built.name, "steps": stats.steps if stats is not None else 0})
+            extra={**extra, "encoder": built.name, "steps": stats.steps if stats is not None else 0,
+                   "attention": str(getattr(model.encoder.config, "_attn_implementation", "") or "")})
 
     def _steps(self, opts: Mapping[str, Any], n: int) -> int:
         return max(int(opts["min_steps"]), -(-int(opts["epochs"]) * n // int(opts["batch_size"])))
@@ -352,19 +351,6 @@ class CrossLingualTask(TorchTask):
                 return model.head(feats[f"test-{lang}"].to(ctx.device)).argmax(-1).cpu().numpy()
 
         return stats, predict
-
-
-def _truncate(encoder: torch.nn.Module, layers: int) -> None:
-    """Keep the encoder's first ``layers`` transformer layers (BERT, XLM-R and DeBERTa keep them
-    in ``encoder.encoder.layer``): a cheaper encoder whose middle layers are, for cross-lingual
-    transfer, the most language-neutral ones (Pires et al., 2019; Libovický et al., 2020)."""
-    stack = getattr(getattr(encoder, "encoder", None), "layer", None)
-    if not isinstance(stack, torch.nn.ModuleList):
-        raise ValueError(f"num_layers: {type(encoder).__name__} keeps no layer list at encoder.layer")
-    if not 1 <= layers <= len(stack):
-        raise ValueError(f"num_layers={layers}; accepted: 1 to {len(stack)} (0: all)")
-    del stack[layers:]
-    encoder.config.num_hidden_layers = layers
 
 
 def _lora_targets(encoder: torch.nn.Module) -> tuple[str, ...]:
