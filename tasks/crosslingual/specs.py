@@ -86,7 +86,7 @@ E5_CITATION = """@article{wang2024multilingual,
 
 def _task(name: str, summary: str, source: str, target: str, options: dict[str, object], budgets: tuple[int, ...],
           default_budget: int, suites: tuple[str, ...], citation: str, needs_network: bool = False,
-          seconds: float = 10.0, methods: tuple[str, ...] = METHOD_NAMES,
+          seconds: float | dict[str, float] = 10.0, methods: tuple[str, ...] = METHOD_NAMES,
           references: tuple[Reference, ...] = (), smoke: dict[str, object] | None = None) -> TaskSpec:
     return TaskSpec(
         id=f"crosslingual/{name}",
@@ -108,7 +108,7 @@ def _task(name: str, summary: str, source: str, target: str, options: dict[str, 
         comparisons=(("translate-train", "zero-shot"), ("few-shot-target", "zero-shot"), ("lora", "zero-shot")),
         target_breakdown=True,
         source_breakdown="en",
-        seconds_per_run=dict.fromkeys(methods, seconds),
+        seconds_per_run=seconds if isinstance(seconds, dict) else dict.fromkeys(methods, seconds),
         references=references,
     )
 
@@ -139,6 +139,8 @@ SYNTH_NLI = _task(
     options={"dataset": "synthetic", "model": "synthetic-mlm", "pool_size": 3000, "test_size": 600,
              "pooling": "mean", "lr": 1e-3, "epochs": 6, "min_steps": 0, "max_length": 64},
     smoke={"pretrain_steps": 4, "pool_size": 300, "test_size": 60},
+    seconds={"scratch": 7.0, "zero-shot": 6.0, "translate-train": 22.0, "few-shot-target": 2.0, "linear-probe": 1.0,
+             "lora": 5.0},
     budgets=(250, 500, 1000, 2000, 3000), default_budget=1000, suites=("quick", "crosslingual"),
     citation=K2020 + "\n\n" + DUFTER2020,
 )
@@ -154,6 +156,8 @@ CLDR_NAMES = _task(
              "lr": 3e-4, "batch_size": 16, "max_length": 32, "num_layers": 4, "epochs": 2, "min_steps": 0,
              "lora_lr": 2e-3},
     smoke={"languages": "en,zh", "num_layers": 2},
+    seconds={"scratch": 11.0, "zero-shot": 6.0, "translate-train": 19.0, "few-shot-target": 6.0, "linear-probe": 1.0,
+             "lora": 5.0},
     budgets=(50, 100, 250, 510), default_budget=250, suites=("quick", "crosslingual"),
     citation=E5_CITATION,
 )
