@@ -62,6 +62,16 @@ class Reference:
     breakdown: str | None = None
     """None for the task's main metric, else the name of one target (a language, a condition)."""
     protocol: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    """Task option values the published number was obtained with (e.g. ``{"model": ...}``): it is
+    shown only beside settings run with those values; empty: beside every setting."""
+    budget: int | None = None
+    """The budget it was obtained at: shown only beside settings at that budget; None: any."""
+
+    def applies(self, budget: int, options: Mapping[str, Any]) -> bool:
+        """Whether this number is comparable to a setting run at ``budget`` with ``options``."""
+        return (self.budget is None or self.budget == budget) and all(
+            options.get(k) == v for k, v in self.options.items())
 
 
 @dataclass(frozen=True)

@@ -604,10 +604,10 @@ def _per_target_parts(lb: Leaderboard, setting: tuple[str, int, str], table: Cal
     task = setting[0]
     order = [r.method for r in lb.rows if (r.task, r.budget, r.options) == setting and r.method in pt.cells]
     rows = [[m, *(_target_cell(pt.cells[m].get(t)) for t in pt.targets)] for m in order]
+    refs = [ref for ref in _applicable(lb, setting) if ref.breakdown is not None]
     published: dict[str, dict[str, float]] = defaultdict(dict)
-    for ref in lb.references.get(task, []):
-        if ref.breakdown is not None:
-            published[ref.method][ref.breakdown] = ref.value
+    for ref in refs:
+        published[ref.method][ref.breakdown] = ref.value
     for method, values in published.items():
         rows.append([f"published {method}", *(_f(values.get(t)) for t in pt.targets)])
         if method in pt.cells:
@@ -618,7 +618,7 @@ def _per_target_parts(lb: Leaderboard, setting: tuple[str, int, str], table: Cal
     gap = "" if table is _md_table else "\n"
     parts = [f"{gap}Per target: {metric}, mean ± half the 95% interval over seeds; ▲/▼: the difference to scratch "
              "on that target excludes zero.", table(["method", *pt.targets], rows)]
-    cites = {ref.citation for ref in lb.references.get(task, []) if ref.breakdown is not None}
+    cites = {ref.citation for ref in refs}
     if cites:
         parts.append("Published: " + "; ".join(sorted(cites)))
     if pt.gaps:
@@ -630,11 +630,19 @@ def _per_target_parts(lb: Leaderboard, setting: tuple[str, int, str], table: Cal
     return parts
 
 
-def _references(lb: Leaderboard, task: str) -> list[str]:
+def _applicable(lb: Leaderboard, setting: tuple[str, int, str]) -> list[Reference]:
+    """The task's published results comparable to this setting (see :meth:`Reference.applies`)."""
+    task, budget, opts = setting
+    options = lb.option_values.get((task, opts), {})
+    return [ref for ref in lb.references.get(task, []) if ref.applies(budget, options)]
+
+
+def _references(lb: Leaderboard, setting: tuple[str, int, str]) -> list[str]:
     out = []
-    ours = {r.method: r.mean for r in lb.rows if r.task == task}
-    tabulated = any(s[0] == task for s in lb.per_target)
-    for ref in lb.references.get(task, []):
+    ours = {r.method: r.mean for r in lb.rows if (r.task, r.budget, r.options) == setting}
+    tabulated = setting in lb.per_target
+    applicable = _applicable(lb, setting)
+    for ref in applicable:
         if ref.breakdown is not None and tabulated:
             continue
         mine = ours.get(ref.method)
@@ -642,7 +650,16 @@ def _references(lb: Leaderboard, task: str) -> list[str]:
         what = f" [{ref.breakdown}]" if ref.breakdown else ""
         proto = f"; protocol: {ref.protocol}" if ref.protocol else ""
         out.append(f"published {ref.method}{what}: {ref.value:g} ({ref.citation}){diff}{proto}")
+    elsewhere = sorted({_scope(ref) for ref in lb.references.get(setting[0], []) if ref not in applicable})
+    if elsewhere:
+        out.append(f"published results of other settings not shown here: {'; '.join(elsewhere)}")
     return out
+
+
+def _scope(ref: Reference) -> str:
+    """The setting a published number belongs to, in the words of ``--budget`` and ``--set``."""
+    parts = [f"{k}={v}" for k, v in sorted(ref.options.items())]
+    return ", ".join(parts + ([f"budget {ref.budget}"] if ref.budget is not None else []))
 
 
 def _comparisons(lb: Leaderboard, task: str, budget: int, opts: str) -> list[str]:
@@ -717,7 +734,7 @@ def render(lb: Leaderboard, fmt: str = "table", plot: str | None = None, plots: 
         parts.append(f"## {title}" if md else f"\n{title}")
         parts.append(table(_headers(lb, task), [_cells(lb, r) for r in rows]))
         parts += [f"- {line}" if md else f"  {line}"
-                  for line in _comparisons(lb, task, budget, opts) + _references(lb, task)]
+                  for line in _comparisons(lb, task, budget, opts) + _references(lb, (task, budget, opts))]
         parts += _per_target_parts(lb, (task, budget, opts), table)
         if md and (task, budget, opts) == next(s for s in lb.settings() if s[0] == task):
             for kind, caption, _ in _task_plots(lb, task):

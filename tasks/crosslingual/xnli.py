@@ -43,7 +43,7 @@ import numpy as np
 
 from tasks.crosslingual.data import CrossLingualData, Examples
 
-__all__ = ["CLASSES", "DEFAULT_MODEL", "ENGLISH_TRAIN", "MODELS", "MULTI_NLI_DATASET", "PUBLISHED",
+__all__ = ["CLASSES", "DEFAULT_MODEL", "ENGLISH_TRAIN", "FULL_TRAIN", "MODELS", "MULTI_NLI_DATASET", "PUBLISHED",
            "PUBLISHED_AVERAGES", "PUBLISHED_CITATIONS", "TextDataset", "XNLI_DATASET", "XNLI_LANGUAGES",
            "load_xnli", "published_average"]
 
@@ -106,6 +106,10 @@ MULTI_NLI_DATASET = TextDataset("nyu-mll/multi_nli", "da70db2af9d09693783c3320c4
 other pinned code loads. Its local copy is ``data_dir/multi_nli``."""
 
 _MNLI_TRAIN = "data/train-*"
+
+FULL_TRAIN = 392_702
+"""English training pairs in MultiNLI (and XNLI's English train): the full budget, at which every
+published number was obtained."""
 
 
 # --- models -----------------------------------------------------------------------------------------

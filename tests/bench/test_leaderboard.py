@@ -72,6 +72,19 @@ def test_ceiling_method_normalizes_the_aggregate():
     assert "published fine-tune: 0.95 (doe2020), ours 0.750 (-0.200); protocol: ResNet-50" in text
 
 
+def test_a_reference_shows_only_beside_the_setting_it_was_published_in():
+    ref = Reference("fine-tune", 0.95, "doe2020", options={"model": "big"}, budget=5)
+    spec_ = TaskSpec(id="t/T-v0", entry_point="m:X", summary="", source="", target="", metric="score",
+                     budgets=(1, 5), default_budget=5, methods=("scratch", "fine-tune"), references=(ref,))
+    records = [make_record(method=m, role="scratch" if m == "scratch" else "transfer", seed=s, score=0.5 + s / 100,
+                           budget=b, options={"model": model})
+               for m in ("scratch", "fine-tune") for s in range(3) for b in (1, 5) for model in ("big", "small")]
+    text = render(build(records, {"t/T-v0": spec_}), "table")
+    shown = [x for x in text.splitlines() if x.strip().startswith("published fine-tune")]
+    assert len(shown) == 1 and "ours 0.510" in shown[0]  # budget 5 with model=big, and nowhere else
+    assert text.count("published results of other settings not shown here: model=big, budget 5") == 3
+
+
 def test_failed_runs_are_counted_not_averaged():
     r = recs("scratch", [0.8, 0.82], role="scratch") + [make_record(method="scratch", role="scratch", seed=9,
                                                                      score=None)]
