@@ -49,7 +49,9 @@ data's own list, the source first). ``pool_size``: English examples to draw budg
 ``num_layers``: keep the encoder's first n layers (0: all), for the same architecture in every
 method. ``pooling``: ``cls`` or ``mean`` (E5 embeddings are mean-pooled). ``freeze_embeddings``: word
 embeddings stay as pretrained for every method but scratch (see the task module).
-``few_shot_k``: labelled examples per target language for ``few-shot-target``. ``lora_lr``: the
+``few_shot_k``: labelled examples per target language for ``few-shot-target``, trained for
+``few_shot_steps`` steps or ``epochs`` passes over them, whichever is more (so that k=100 is
+not cut to the steps of k=10). ``lora_lr``: the
 learning rate of adapters and head under ``lora`` (adapters start at zero and need a larger step
 than full fine-tuning)."""
 

@@ -174,7 +174,8 @@ class CrossLingualTask(TorchTask):
                 shots = self._few_shot_set(data, enc, int(opts["few_shot_k"]), ctx.seed)
                 extra["few_shot_examples"] = len(shots)
                 with ctx.phase("target_train"):
-                    stats = self._fit(model, shots, int(opts["few_shot_steps"]), opts, ctx, "few-shot", pad_id)
+                    steps = max(int(opts["few_shot_steps"]), self._steps({**opts, "min_steps": 0}, len(shots)))
+                    stats = self._fit(model, shots, steps, opts, ctx, "few-shot", pad_id)
             forward = None
         else:
             train_set = source
