@@ -7,6 +7,6 @@ on the same target budget, and turns runs into citable records and a leaderboard
 The public API for task authors is :mod:`bench.api`.
 """
 
-from bench.api import MethodSpec, Reference, RunContext, RunResult, Task, TaskSpec
+from bench.api import MethodSpec, Reference, Resources, RunContext, RunResult, Task, TaskSpec
 
-__all__ = ["MethodSpec", "Reference", "RunContext", "RunResult", "Task", "TaskSpec"]
+__all__ = ["MethodSpec", "Reference", "Resources", "RunContext", "RunResult", "Task", "TaskSpec"]

@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
@@ -29,6 +29,7 @@ __all__ = [
     "PHASES",
     "MethodSpec",
     "Reference",
+    "Resources",
     "Role",
     "RunContext",
     "RunResult",
@@ -92,6 +93,25 @@ class MethodSpec:
 
 
 @dataclass(frozen=True)
+class Resources:
+    """What one run asks a cluster scheduler for (Ray task options, Slurm job parameters).
+
+    Local worker processes ignore it. Declare what a run really uses: a scheduler packs runs by
+    these numbers, and a run given fewer CPUs than it spreads work over only runs slower.
+    """
+
+    cpus: float = 1.0
+    gpus: float = 0.0
+    """GPUs per run (fractions share one); a run planned for ``--device cuda`` gets at least one."""
+    memory_gb: float | None = None
+    """Peak memory the scheduler reserves; None: its default."""
+
+    def __post_init__(self) -> None:
+        if self.cpus <= 0 or self.gpus < 0 or (self.memory_gb is not None and self.memory_gb <= 0):
+            raise ValueError(f"resources must be positive: {self}")
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """Declarative description of a transfer task.
 
@@ -151,6 +171,9 @@ class TaskSpec:
     """Name of the ``RunResult.curves`` entry holding the main metric against target budget
     spent; the leaderboard derives from it how much budget each method needs to reach
     scratch's final score."""
+    resources: Mapping[str, Resources] = field(default_factory=dict)
+    """Per method, what one run asks a cluster for (``--executor ray|slurm``); methods not named
+    ask for one CPU (see :meth:`resources_for`)."""
 
     def __post_init__(self) -> None:
         m = TASK_ID.match(self.id)
@@ -166,6 +189,7 @@ class TaskSpec:
             raise ValueError(f"task {self.id}: belongs to no suite")
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
         object.__setattr__(self, "seconds_per_run", MappingProxyType(dict(self.seconds_per_run)))
+        object.__setattr__(self, "resources", MappingProxyType(dict(self.resources)))
         unknown = set(self.smoke_options) - set(self.options)
         if unknown:
             raise ValueError(f"task {self.id}: smoke_options name unknown options {sorted(unknown)}")
@@ -173,6 +197,11 @@ class TaskSpec:
 
     def __hash__(self) -> int:
         return hash(self.id)
+
+    def resources_for(self, method: str, device: str = "cpu") -> Resources:
+        """What one run of ``method`` asks a cluster for on ``device`` (a CUDA run gets a GPU)."""
+        r = self.resources.get(method, Resources())
+        return replace(r, gpus=max(r.gpus, 1.0)) if device.startswith("cuda") and r.gpus == 0 else r
 
     def __reduce__(self) -> tuple[Any, ...]:
         # MappingProxyType does not pickle; specs travel to worker processes.

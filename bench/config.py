@@ -18,7 +18,42 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bench.errors import UsageError, unknown
 
-__all__ = ["RunConfig", "build_config", "parse_seeds", "parse_set", "parse_sweep", "resolve_options"]
+__all__ = ["RayConfig", "RunConfig", "SlurmConfig", "build_config", "parse_seeds", "parse_set", "parse_sweep",
+           "resolve_options"]
+
+
+class RayConfig(BaseModel):
+    """``--executor ray``: where the cluster is and how often a run whose worker died is retried."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    address: str | None = None
+    """A running cluster (``HOST:PORT`` of its head, or ``auto``); None starts a local one for the
+    run with ``workers`` CPUs and stops it afterwards."""
+    retries: int = Field(default=1, ge=0, le=10)
+    """Times a run is started again after its worker or node died; then it is recorded as failed."""
+
+
+class SlurmConfig(BaseModel):
+    """``--executor slurm``: the parameters of the job arrays submitit submits (one array per
+    kind of run, sized by the methods' :class:`bench.api.Resources`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    partition: str | None = None
+    time_min: int = Field(default=240, ge=1)
+    """Wall-clock limit of one run, in minutes."""
+    array_parallelism: int = Field(default=64, ge=1)
+    """At most this many runs of an array at once."""
+    additional: dict[str, Any] = Field(default_factory=dict)
+    """More ``#SBATCH`` parameters, e.g. ``{account = "proj", qos = "high"}``."""
+    folder: Path | None = None
+    """Where submitit keeps job scripts, pickles and logs; None: ``<results_dir>/.slurm``."""
+    cluster: Literal["slurm", "local"] = "slurm"
+    """``local`` runs the same arrays as processes on this machine (submitit's local executor):
+    for trying the path without a cluster."""
+    retries: int = Field(default=1, ge=0, le=10)
+    """Times a run is resubmitted after its job died (node failure, preemption, out of memory)."""
 
 
 class RunConfig(BaseModel):
@@ -38,6 +73,10 @@ class RunConfig(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     workers: int | Literal["auto"] = "auto"
     """Runs in parallel processes; ``auto``: one per CPU core, at most one per pending run."""
+    executor: Literal["local", "ray", "slurm"] = "local"
+    """Where runs execute: local worker processes, tasks on a Ray cluster, or Slurm job arrays."""
+    ray: RayConfig = Field(default_factory=RayConfig)
+    slurm: SlurmConfig = Field(default_factory=SlurmConfig)
     results_dir: Path = Path("results")
     force: bool = False
     """Run again even where a record of the same config exists, and overwrite it."""
@@ -165,6 +204,11 @@ def parse_set(items: list[str]) -> dict[str, Any]:
             if not sub or not raw.strip() or any(not v.strip() for v in raw.split(",")):
                 raise UsageError(f"--set {item!r}: name the option and its values, e.g. sweep.epochs=1,3,10")
             out.setdefault("sweep", {})[sub] = _sweep_values(raw)
+        elif head in _SECTIONS:
+            if not sub:
+                example = next(iter(_SECTIONS[head].model_fields))
+                raise UsageError(f"--set {item!r}: name the setting, e.g. {head}.{example}=...")
+            out.setdefault(head, {})[sub] = _value(raw)
         elif sub:
             raise UsageError(f"--set {item!r}: {head!r} has no sub-keys")
         else:
@@ -172,10 +216,14 @@ def parse_set(items: list[str]) -> dict[str, Any]:
     return out
 
 
+_SECTIONS: dict[str, type[BaseModel]] = {"ray": RayConfig, "slurm": SlurmConfig}
+"""Config keys that hold a table of their own settings (``--set ray.address=...``, TOML ``[slurm]``)."""
+
+
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for k, v in over.items():
-        if k in ("options", "sweep") and isinstance(v, dict):
+        if k in ("options", "sweep", *_SECTIONS) and isinstance(v, dict):
             merged[k] = {**merged.get(k, {}), **v}
         else:
             merged[k] = v
@@ -208,6 +256,10 @@ def build_config(
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "config"
         if err["type"] == "extra_forbidden":
+            section = _SECTIONS.get(str(err["loc"][0])) if len(err["loc"]) == 2 else None
+            if section is not None:
+                keys = [f"{err['loc'][0]}.{k}" for k in sorted(section.model_fields)]
+                raise unknown("config key", where, keys) from None
             raise unknown("config key", where, sorted(RunConfig.model_fields)) from None
         got = err.get("input")
         shown = got if isinstance(got, str) and got.strip().lstrip("-").isdigit() else repr(got)

@@ -56,6 +56,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where models train (default: auto)")
     p.add_argument("--workers", metavar="N", help="runs in parallel worker processes: a number or 'auto' "
                    "(default: one per CPU core)")
+    p.add_argument("--executor", choices=["local", "ray", "slurm"],
+                   help="where runs execute: local worker processes (default), tasks on a Ray cluster, or "
+                   "Slurm job arrays through submitit (settings: --set slurm.partition=... or a [slurm] table)")
+    p.add_argument("--ray-address", metavar="HOST:PORT",
+                   help="the Ray cluster to use with --executor ray (default: start a local one for the run)")
     add_results_dir(p)
     p.add_argument("--config", type=Path, metavar="FILE", help="a TOML file with any of these settings")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets",
@@ -119,7 +124,8 @@ def main(args: argparse.Namespace) -> int:
     flags = {
         "suite": args.suite, "tasks": _flatten(args.task), "methods": _flatten(args.method),
         "seeds": args.seeds, "budgets": args.budget, "device": args.device, "workers": args.workers,
-        "results_dir": args.results_dir, "force": True if args.force else None,
+        "results_dir": args.results_dir, "force": True if args.force else None, "executor": args.executor,
+        "ray": {"address": args.ray_address} if args.ray_address else None,
         "sweep": parse_sweep(args.sweep) or None,
         "options": {"model": args.model} if args.model is not None else None,
     }
@@ -134,13 +140,18 @@ def main(args: argparse.Namespace) -> int:
     progress = not args.no_progress and sys.stderr.isatty()
     pending = len(pending_jobs(jobs, config.force)[0])
     workers = max(1, min(config.processes, pending))
-    if workers == 1 and progress:
+    if workers == 1 and progress and config.executor == "local":
         jobs = [Job(**{**j.__dict__, "show_progress": True}) for j in jobs]
     if args.dry_run:
         todo, _ = pending_jobs(jobs, config.force)
         _print_plan(jobs, todo, workers, list(config.sweep))
         return 0
-    executor = make_executor(config.processes, pending)
+    if config.executor == "local":
+        executor = make_executor(config.processes, pending)
+    else:
+        from bench.cluster import cluster_executor
+
+        executor = cluster_executor(config)
     summary = run_grid(jobs, executor, force=config.force, progress=not args.no_progress)
     store = ResultStore(config.results_dir)
     loaded = store.load()

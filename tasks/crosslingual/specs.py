@@ -9,7 +9,7 @@ pretrained here. The budget is the number of English labelled examples.
 
 from __future__ import annotations
 
-from bench.api import MethodSpec, Reference, TaskSpec
+from bench.api import MethodSpec, Reference, Resources, TaskSpec
 from tasks.crosslingual import xnli
 
 __all__ = ["METHODS", "TASKS"]
@@ -89,7 +89,8 @@ E5_CITATION = """@article{wang2024multilingual,
 def _task(name: str, summary: str, source: str, target: str, options: dict[str, object], budgets: tuple[int, ...],
           default_budget: int, suites: tuple[str, ...], citation: str, needs_network: bool = False,
           seconds: float | dict[str, float] = 10.0, methods: tuple[str, ...] = METHOD_NAMES,
-          references: tuple[Reference, ...] = (), smoke: dict[str, object] | None = None) -> TaskSpec:
+          references: tuple[Reference, ...] = (), smoke: dict[str, object] | None = None,
+          resources: Resources | None = None) -> TaskSpec:
     return TaskSpec(
         id=f"crosslingual/{name}",
         entry_point="tasks.crosslingual.task:CrossLingualTask",
@@ -112,6 +113,7 @@ def _task(name: str, summary: str, source: str, target: str, options: dict[str, 
         source_breakdown="en",
         seconds_per_run=seconds if isinstance(seconds, dict) else dict.fromkeys(methods, seconds),
         references=references,
+        resources=dict.fromkeys(methods, resources) if resources else {},
     )
 
 
@@ -176,6 +178,7 @@ XNLI = _task(
     budgets=(100, 1000, 10000, 100000, xnli.FULL_TRAIN), default_budget=xnli.FULL_TRAIN,
     suites=("crosslingual-real",),
     citation=XNLI_CITATION, needs_network=True, seconds=3600.0, references=_xnli_references(),
+    resources=Resources(cpus=4, memory_gb=24),  # tokenizing 392k pairs, XNLI-MT's 15 languages in memory
 )
 
 TASKS: tuple[TaskSpec, ...] = (CLDR_NAMES, SYNTH_NLI, XNLI)

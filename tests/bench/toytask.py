@@ -1,4 +1,5 @@
-"""A millisecond-fast toy task for harness tests: numpy only, with knobs to fail, crash or wait.
+"""A millisecond-fast toy task for harness tests: numpy only, with knobs to fail, crash, wait or
+leave its process id for a test to kill.
 
 Source: a 5-d linear regression; target: the same weights plus a small shift, with ``budget``
 examples. ``fine-tune`` starts from the source weights (shared as an artifact), ``scratch`` from
@@ -29,7 +30,7 @@ TASKS = [
         budget_unit="examples",
         methods=("scratch", "zero-shot", "fine-tune", "ridge-oracle"),
         suites=("toy",),
-        options={"steps": 30, "sleep": 0.0, "fail": "", "crash": "", "shift": 0.2, "chatter": False},
+        options={"steps": 30, "sleep": 0.0, "fail": "", "crash": "", "shift": 0.2, "chatter": False, "pid_dir": ""},
         seconds_per_run={"scratch": 0.01, "fine-tune": 0.02},
     )
 ]
@@ -58,6 +59,8 @@ class ToyTask:
         if o["chatter"]:  # like a simulator's banner, below Python's sys.stdout
             os.write(1, b"argv[0]=\n")
             print("a stray print")
+        if o["pid_dir"]:  # where a test finds the process running this run, to kill it
+            (Path(o["pid_dir"]) / f"{method}-{ctx.seed}-{os.getpid()}.pid").write_text(str(os.getpid()))
         if o["sleep"]:
             time.sleep(o["sleep"])
         if method in o["fail"].split(","):
