@@ -102,9 +102,10 @@ class RayExecutor:
             self.workers = max(1, int(ray.cluster_resources().get("CPU", self.cpus)))
             remote = ray.remote(run_on_worker)
             running: dict[Any, Job] = {}
-            for job in _longest_first(jobs):
-                need = job.spec.resources_for(job.method, job.device)
+            needs = [(job, job.spec.resources_for(job.method, job.device)) for job in _longest_first(jobs)]
+            for job, need in needs:
                 self._check_feasible(ray, job, need)
+            for job, need in needs:
                 options: dict[str, Any] = {"num_cpus": need.cpus, "num_gpus": need.gpus,
                                            "max_retries": self.retries, "retry_exceptions": False}
                 if need.memory_gb:
@@ -147,7 +148,7 @@ class SlurmExecutor:
         self.config = config
         self.folder = Path(config.folder or Path(results_dir) / ".slurm")
         self.poll_s = poll_s if config.cluster == "slurm" else min(poll_s, 0.2)
-        self.workers = config.array_parallelism
+        self.workers = 0  # how many jobs Slurm runs at once is the cluster's business: no overhead figure
 
     def _executor(self, submitit: Any, need: Resources) -> Any:
         ex = submitit.AutoExecutor(folder=str(self.folder / "%j"), cluster=self.config.cluster)
@@ -206,7 +207,9 @@ class SlurmExecutor:
 def cluster_executor(config: RunConfig) -> Executor:
     """The executor ``config.executor`` names, for the engines other than local processes."""
     if config.executor == "ray":
+        _extra("ray", "ray", "ray")  # said before any run starts, not in the middle of the progress bar
         return RayExecutor(config.ray, config.processes)
     if config.executor == "slurm":
+        _extra("submitit", "slurm", "slurm")
         return SlurmExecutor(config.slurm, config.results_dir)
     raise ValueError(f"executor {config.executor!r} is not a cluster engine; accepted: ray, slurm")

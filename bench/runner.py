@@ -517,7 +517,9 @@ class RunSummary:
             + r.timings.eval_s
             for r in self.ran
         )
-        return max(0.0, 1 - work / (self.wall_s * self.workers)) if self.ran and self.wall_s else None
+        if not self.ran or not self.wall_s or self.workers < 1:
+            return None  # workers < 1: an engine that does not say how many runs it holds at once
+        return max(0.0, 1 - work / (self.wall_s * self.workers))
 
 
 def pending_jobs(jobs: Iterable[Job], force: bool) -> tuple[list[Job], list[Job]]:

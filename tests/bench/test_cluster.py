@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import bench_cli
 
 from bench.api import Resources
 from bench.config import RayConfig, SlurmConfig
@@ -100,12 +101,18 @@ def test_ray_on_two_nodes_gives_the_records_of_the_local_executor(ray_cluster, t
 
     assert len([n for n in ray.nodes() if n["Alive"]]) == 2
     spec = _spec(toy_site)
-    local = list(run_grid(_jobs(spec, tmp_path / "local"), SerialExecutor(), progress=False).ran)
-    remote = run_grid(_jobs(spec, tmp_path / "ray"), RayExecutor(RayConfig(address=ray_cluster), 2), progress=False)
-    assert len(remote.ran) == len(local) == 4 and not remote.failed
+    methods = ("scratch", "fine-tune", "zero-shot")  # fine-tune and zero-shot share each seed's source model
+    local = list(run_grid(_jobs(spec, tmp_path / "local", methods), SerialExecutor(), progress=False).ran)
+    remote = run_grid(_jobs(spec, tmp_path / "ray", methods), RayExecutor(RayConfig(address=ray_cluster), 2),
+                      progress=False)
+    assert len(remote.ran) == len(local) == 6 and not remote.failed
     assert _metrics(tmp_path / "ray") == _metrics(tmp_path / "local")
-    again = run_grid(_jobs(spec, tmp_path / "ray"), RayExecutor(RayConfig(address=ray_cluster), 2), progress=False)
-    assert not again.ran and len(again.skipped) == 4  # resumed: nothing redone
+    for seed in (0, 1):  # built once per key, by whichever node asked first; the other read it
+        uses = [a for r in remote.ran if r.seed == seed for a in r.artifacts]
+        assert sorted(a["hit"] for a in uses) == [False, True]
+    again = run_grid(_jobs(spec, tmp_path / "ray", methods), RayExecutor(RayConfig(address=ray_cluster), 2),
+                     progress=False)
+    assert not again.ran and len(again.skipped) == 6  # resumed: nothing redone
 
 
 def _kill_first_run(pid_dir: Path, killed: list[str]) -> None:
@@ -144,6 +151,31 @@ def test_a_ray_worker_killed_mid_run_is_retried_or_recorded_failed(ray_cluster, 
         assert [r.method for r in summary.failed] == [method] and victim.status == "failed"
         assert "the worker running it died 1 time(s)" in victim.error
     assert all(r.status == "ok" for r in records if r is not victim)
+
+
+def test_a_driver_killed_mid_grid_resumes_without_duplicates(ray_cluster, toy_site, tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(toy_site), os.environ.get("PYTHONPATH", "")]))
+    results, pids = tmp_path / "results", tmp_path / "pids"
+    pids.mkdir()
+    cmd = [sys.executable, "-m", "bench", "run", "--task", "toy/Linear-v0", "--method", "fine-tune", "--seeds", "3",
+           "--executor", "ray", "--ray-address", ray_cluster, "--results-dir", str(results), "--no-progress",
+           "--set", "options.sleep=1.5", "--set", f"options.pid_dir={pids}"]
+    driver = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not list(results.glob("toy/*/*/*.json")):
+        assert time.monotonic() < deadline and driver.poll() is None
+        time.sleep(0.05)
+    driver.kill()
+    driver.wait()
+    first = len(ResultStore(results).load().records)
+    assert 1 <= first < 6
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr[-2000:]
+    records = ResultStore(results).load().records
+    assert sorted((r.method, r.seed) for r in records) == sorted((m, s) for m in ("scratch", "fine-tune")
+                                                                 for s in range(3))
+    assert all(r.status == "ok" for r in records)
+    assert f"{first} skipped" in again.stderr
 
 
 def test_ray_refuses_a_run_no_node_can_hold(ray_cluster, toy_site, tmp_path):
@@ -189,3 +221,13 @@ def test_a_missing_engine_is_one_line_naming_the_extra(toy_site, tmp_path, monke
         list(RayExecutor(RayConfig(), 1).map(jobs))
     with pytest.raises(UsageError, match=r"pip install \"transferbench\[slurm\]\""):
         list(SlurmExecutor(SlurmConfig(), tmp_path).map(jobs))
+
+
+def test_the_cli_names_the_extra_when_the_engine_is_missing(toy_site, tmp_path):
+    broken = tmp_path / "site"
+    broken.mkdir()
+    (broken / "ray.py").write_text('raise ImportError("ray is not installed here")\n')
+    proc = bench_cli("run", "--task", "toy/Linear-v0", "--executor", "ray", cwd=tmp_path, sites=(broken, toy_site))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == ('bench: error: --executor ray needs ray, which is not installed: '
+                                   'pip install "transferbench[ray]"')
