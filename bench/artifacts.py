@@ -4,7 +4,9 @@ A source model trained once per (config, seed) serves every method that starts f
 features serve every head trained on them. An artifact is a directory named by the hash of the
 key that produced it, built in a temporary directory and renamed into place, so a killed build
 leaves nothing that looks finished. A file lock makes parallel workers that ask for the same key
-wait for one build instead of repeating it.
+wait for one build instead of repeating it. A build leaves the global random streams (Python's,
+NumPy's, torch's) as it found them, so a run gives the same numbers whether it built an artifact
+or found it cached.
 """
 
 from __future__ import annotations
@@ -12,17 +14,20 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import random
 import shutil
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.hashing import config_hash
 
-__all__ = ["ArtifactCache", "ArtifactUse"]
+__all__ = ["ArtifactCache", "ArtifactUse", "random_streams_kept"]
 
 META = "artifact.json"
 
@@ -77,7 +82,8 @@ class ArtifactCache:
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
         try:
             start = time.perf_counter()
-            build(tmp)
+            with random_streams_kept():
+                build(tmp)
             meta = {"name": name, "key": dict(key), "build_s": time.perf_counter() - start}
             (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
             if final.exists():  # a directory without META is a leftover of a killed build
@@ -89,3 +95,27 @@ class ArtifactCache:
 
     def uses(self) -> list[dict[str, Any]]:
         return [asdict(u) for u in self.used]
+
+
+@contextmanager
+def random_streams_kept() -> Iterator[None]:
+    """Restore Python's, NumPy's and (where imported) torch's global random state on exit.
+
+    Without it, the run that happens to build a shared artifact would continue from a random
+    state its build moved (dropout masks, initializations), and the runs that find the artifact
+    cached from another; the same config and seed would give different numbers by cache luck.
+    """
+    import numpy as np
+
+    torch = sys.modules.get("torch")
+    states: list[tuple[Callable[[Any], Any], Any]] = [(random.setstate, random.getstate()),
+                                                      (np.random.set_state, np.random.get_state())]
+    if torch is not None:
+        states.append((torch.set_rng_state, torch.get_rng_state()))
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            states.append((torch.cuda.set_rng_state_all, torch.cuda.get_rng_state_all()))
+    try:
+        yield
+    finally:
+        for restore, state in states:
+            restore(state)

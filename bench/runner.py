@@ -548,4 +548,5 @@ def run_grid(jobs: Sequence[Job], executor: Executor, force: bool = False, progr
                 first = (record.error or "").splitlines()[0] if record.error else ""
                 bar.write(f"FAILED {job.label}: {first}")
     summary.wall_s = time.perf_counter() - start
+    summary.workers = getattr(executor, "workers", summary.workers)  # a cluster says its size once it is joined
     return summary

@@ -105,6 +105,9 @@ class _Built:
     model: TextClassifier
     tokenizer: Any
     name: str
+    """The encoder's identity in cache keys and records: the hub id or local directory, or for an
+    encoder built here as an artifact its name and key hash (not the cache's path, which moves
+    with the results directory)."""
 
 
 class CrossLingualTask(TorchTask):
@@ -131,11 +134,12 @@ class CrossLingualTask(TorchTask):
         return model
 
     def _build(self, opts: Mapping[str, Any], ctx: RunContext, n_classes: int, pretrained: bool) -> _Built:
-        name = self._model_dir(opts, ctx)
+        path, model_option = self._model_dir(opts, ctx), str(opts["model"])
         torch.manual_seed(ctx.seed)
-        encoder, tokenizer = load_encoder(name, pretrained=pretrained, revision=str(opts.get("revision") or "") or None,
+        encoder, tokenizer = load_encoder(path, pretrained=pretrained, revision=str(opts.get("revision") or "") or None,
                                           num_layers=int(opts["num_layers"]))
         model = TextClassifier(encoder, n_classes, str(opts["pooling"]))
+        name = model_option if path == model_option else f"{model_option}@{Path(path).name}"
         return _Built(model.to(ctx.device), tokenizer, name)
 
     # --- the run ----------------------------------------------------------------------------------

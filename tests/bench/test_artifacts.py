@@ -50,3 +50,28 @@ def test_a_failed_build_leaves_nothing(tmp_path):
         cache.get_or_build("m", {"a": 1}, bad)
     assert not cache.path("m", {"a": 1}).exists()
     assert [p for p in (tmp_path / "m").iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_a_build_leaves_the_random_streams_as_it_found_them(tmp_path):
+    """The run that builds an artifact and the run that finds it cached go on from the same state."""
+    import random
+
+    import numpy as np
+    import torch
+
+    def build(d):
+        (d / "x").write_text(f"{random.random()} {np.random.rand()} {float(torch.rand(1))}")
+
+    def after(cache):
+        random.seed(1)
+        np.random.seed(1)
+        torch.manual_seed(1)
+        cache.get_or_build("a", {"k": 1}, build)
+        return random.random(), float(np.random.rand()), float(torch.rand(1))
+
+    cache = ArtifactCache(tmp_path)
+    built = after(cache)
+    assert cache.used[-1].hit is False
+    found = after(cache)
+    assert cache.used[-1].hit is True
+    assert built == found
