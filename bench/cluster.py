@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -211,5 +212,8 @@ def cluster_executor(config: RunConfig) -> Executor:
         return RayExecutor(config.ray, config.processes)
     if config.executor == "slurm":
         _extra("submitit", "slurm", "slurm")
+        if config.slurm.cluster == "slurm" and not (shutil.which("sbatch") and shutil.which("srun")):
+            raise UsageError("--executor slurm: no Slurm on this machine (sbatch/srun not found); run it on a "
+                             "login node of the cluster, or --set slurm.cluster=local to try the path here")
         return SlurmExecutor(config.slurm, config.results_dir)
     raise ValueError(f"executor {config.executor!r} is not a cluster engine; accepted: ray, slurm")

@@ -231,3 +231,15 @@ def test_the_cli_names_the_extra_when_the_engine_is_missing(toy_site, tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip() == ('bench: error: --executor ray needs ray, which is not installed: '
                                    'pip install "transferbench[ray]"')
+
+
+def test_slurm_without_slurm_is_one_line_pointing_to_the_local_cluster(toy_site, tmp_path):
+    if shutil.which("sbatch"):
+        pytest.skip("this machine has Slurm")
+    proc = bench_cli("run", "--task", "toy/Linear-v0", "--executor", "slurm", cwd=tmp_path, sites=(toy_site,))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "no Slurm on this machine" in proc.stderr and "--set slurm.cluster=local" in proc.stderr
+    ok = bench_cli("run", "--task", "toy/Linear-v0", "--method", "fine-tune", "--seeds", "1", "--executor", "slurm",
+                   "--set", "slurm.cluster=local", cwd=tmp_path, sites=(toy_site,))
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert "2 run(s) made, 0 failed" in ok.stderr
