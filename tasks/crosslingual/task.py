@@ -178,7 +178,7 @@ class CrossLingualTask(TorchTask):
                 shots = self._few_shot_set(data, enc, int(opts["few_shot_k"]), ctx.seed)
                 extra["few_shot_examples"] = len(shots)
                 with ctx.phase("target_train"):
-                    steps = max(int(opts["few_shot_steps"]), self._steps({**opts, "min_steps": 0}, len(shots)))
+                    steps = self._steps(opts, len(shots), at_least=int(opts["few_shot_steps"]))
                     stats = self._fit(model, shots, steps, opts, ctx, "few-shot", pad_id)
             forward = None
         else:
@@ -233,8 +233,10 @@ class CrossLingualTask(TorchTask):
             extra={**extra, "encoder": built.name, "steps": stats.steps if stats is not None else 0,
                    "attention": str(getattr(model.encoder.config, "_attn_implementation", "") or "")})
 
-    def _steps(self, opts: Mapping[str, Any], n: int) -> int:
-        return max(int(opts["min_steps"]), -(-int(opts["epochs"]) * n // int(opts["batch_size"])))
+    def _steps(self, opts: Mapping[str, Any], n: int, at_least: int | None = None) -> int:
+        """``epochs`` passes over ``n`` examples, and at least ``at_least`` steps (default ``min_steps``)."""
+        floor = int(opts["min_steps"]) if at_least is None else at_least
+        return max(floor, -(-int(opts["epochs"]) * n // int(opts["batch_size"])))
 
     def _prepare(self, method: str, model: TextClassifier, opts: Mapping[str, Any]) -> list[torch.nn.Parameter]:
         """Set which weights train for ``method``; return them."""
