@@ -130,7 +130,7 @@ def parse_record(text: str) -> Record:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise RecordError(f"not JSON ({exc.msg} at line {exc.lineno})") from None
+        raise RecordError(f"not JSON ({exc.msg.removesuffix(' at')} at line {exc.lineno})") from None
     if not isinstance(data, dict) or "schema_version" not in data or "config_hash" not in data:
         raise RecordError("not a transferbench record (no schema_version or config_hash)")
     version = data["schema_version"]
