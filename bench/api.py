@@ -174,13 +174,19 @@ class TaskSpec:
     resources: Mapping[str, Resources] = field(default_factory=dict)
     """Per method, what one run asks a cluster for (``--executor ray|slurm``); methods not named
     ask for one CPU (see :meth:`resources_for`)."""
+    data_check: str | None = None
+    """``"module:function"`` for a task whose data no Python package ships (a dataset from the
+    system's package manager): the function returns None where the data is present, else one line
+    saying how to get it. A suite leaves such a task out with that line, so that a fresh install
+    still runs the rest; naming the task with ``--task`` is then an error with the same line."""
 
     def __post_init__(self) -> None:
         m = TASK_ID.match(self.id)
         if not m:
             raise ValueError(f"task id {self.id!r} must look like 'family/Name-v0'")
-        if ":" not in self.entry_point:
-            raise ValueError(f"task {self.id}: entry_point {self.entry_point!r} must be 'module:attribute'")
+        for what, point in (("entry_point", self.entry_point), ("data_check", self.data_check or ":")):
+            if ":" not in point:
+                raise ValueError(f"task {self.id}: {what} {point!r} must be 'module:attribute'")
         if "scratch" not in self.methods:
             raise ValueError(f"task {self.id}: every task must implement the 'scratch' baseline")
         if self.default_budget not in self.budgets:

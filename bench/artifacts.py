@@ -54,7 +54,7 @@ class ArtifactCache:
         return self.root / name / config_hash(key)[:16]
 
     def get_or_build(
-        self, name: str, key: Mapping[str, Any], build: Callable[[Path], None]
+        self, name: str, key: Mapping[str, Any], build: Callable[[Path], object]
     ) -> Path:
         """Return the directory of artifact ``name`` for ``key``, calling ``build(tmpdir)`` if absent.
 
@@ -78,7 +78,7 @@ class ArtifactCache:
         return final
 
     @staticmethod
-    def _build(final: Path, name: str, key: Mapping[str, Any], build: Callable[[Path], None]) -> None:
+    def _build(final: Path, name: str, key: Mapping[str, Any], build: Callable[[Path], object]) -> None:
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
         try:
             start = time.perf_counter()

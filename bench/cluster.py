@@ -131,7 +131,7 @@ class RayExecutor:
         nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
         fits = any(n.get("CPU", 0) >= need.cpus and n.get("GPU", 0) >= need.gpus for n in nodes)
         if not fits:
-            biggest = max(nodes, key=lambda n: (n.get("GPU", 0), n.get("CPU", 0)), default={})
+            biggest: dict[str, Any] = max(nodes, key=lambda n: (n.get("GPU", 0), n.get("CPU", 0)), default={})
             raise UsageError(f"{job.label} asks for {need.cpus:g} CPU(s) and {need.gpus:g} GPU(s); the Ray "
                              f"cluster's largest node has {biggest.get('CPU', 0):g} CPU(s) and "
                              f"{biggest.get('GPU', 0):g} GPU(s)")

@@ -22,6 +22,7 @@ saves in the tables (:func:`data_saved`), and the score against a swept option
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
@@ -195,7 +196,7 @@ class Leaderboard:
             return [_sortable(vals[k]) for k in sorted(vals)], opts
 
         return [(task, budget, opts) for (task, budget), group in groups.items()
-                for opts in sorted(group, key=lambda o, t=task: by_values(t, o))]
+                for opts in sorted(group, key=functools.partial(by_values, task))]
 
 
 def _mean(xs: Sequence[float]) -> float | None:
@@ -607,6 +608,7 @@ def _per_target_parts(lb: Leaderboard, setting: tuple[str, int, str], table: Cal
     refs = [ref for ref in _applicable(lb, setting) if ref.breakdown is not None]
     published: dict[str, dict[str, float]] = defaultdict(dict)
     for ref in refs:
+        assert ref.breakdown is not None
         published[ref.method][ref.breakdown] = ref.value
     for method, values in published.items():
         rows.append([f"published {method}", *(_f(values.get(t)) for t in pt.targets)])
@@ -836,6 +838,7 @@ def plot_task(lb: Leaderboard, task: str, path: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(6.5, 4))
     labels = []
     for i, r in enumerate(rows):
+        assert r.mean is not None
         err = [[r.mean - r.ci[0]], [r.ci[1] - r.mean]] if r.ci and not math.isnan(r.ci[0]) else None
         style = _line_style(r.role)
         ax.errorbar([i], [r.mean], yerr=err, marker="o", capsize=3, color=style.get("color"),
@@ -1186,11 +1189,11 @@ def _task_plots(lb: Leaderboard, task: str) -> list[tuple[str, str, Callable[[Pa
         [] if curves else [("", task, lambda p: plot_task(lb, task, p))])
     for de in curves:
         plots.append((de.kind, f"{task} data efficiency" + (f" [{de.label}]" if de.label else ""),
-                      lambda p, de=de: plot_data_efficiency(lb, de, p)))
+                      functools.partial(plot_data_efficiency, lb, de)))
     plots.append(("robustness", f"{task} robustness", lambda p: plot_robustness(lb, task, p)))
     for sw in sweeps(lb, task):
         plots.append((f"sweep-{_safe(sw.option)}", f"{task} against {sw.option}",
-                      lambda p, sw=sw: plot_sweep(lb, sw, p)))
+                      functools.partial(plot_sweep, lb, sw)))
     return plots
 
 

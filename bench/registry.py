@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 from bench.api import MethodSpec, Task, TaskSpec
 from bench.errors import UsageError, unknown
 
-__all__ = ["METHOD_GROUP", "TASK_GROUP", "Registry", "load_object", "load_task"]
+__all__ = ["METHOD_GROUP", "TASK_GROUP", "Registry", "load_object", "load_task", "missing_data"]
 
 TASK_GROUP = "transferbench.tasks"
 METHOD_GROUP = "transferbench.methods"
@@ -168,6 +168,14 @@ def load_task(spec: TaskSpec, options: Mapping[str, Any]) -> Task:
     if not isinstance(task, Task):
         raise TypeError(f"{spec.entry_point} returned {type(task).__name__}, which has no run(method, ctx)")
     return task
+
+
+def missing_data(spec: TaskSpec) -> str | None:
+    """None where the task's data is present (or it declares no check), else how to get it."""
+    if spec.data_check is None:
+        return None
+    message: str | None = load_object(spec.data_check)()
+    return message
 
 
 def _unique(eps: Iterable[EntryPoint]) -> list[EntryPoint]:

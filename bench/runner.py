@@ -38,7 +38,7 @@ from bench.config import RunConfig, resolve_options
 from bench.errors import UsageError, unknown
 from bench.hashing import config_hash
 from bench.record import Cost, Provenance, Record, Timings
-from bench.registry import Registry, load_task
+from bench.registry import Registry, load_task, missing_data
 from bench.store import ResultStore
 
 __all__ = [
@@ -96,13 +96,33 @@ class Job:
 
 
 def select_tasks(config: RunConfig, registry: Registry) -> list[TaskSpec]:
+    """The tasks the config names; a named task whose data is missing is a :class:`UsageError`."""
+    return task_selection(config, registry)[0]
+
+
+def task_selection(config: RunConfig, registry: Registry) -> tuple[list[TaskSpec], list[tuple[str, str]]]:
+    """The tasks to run, and the suite's tasks left out because their data is missing (id, how to get it).
+
+    A suite leaves such a task out so that a fresh install runs everything else; a task named
+    with ``--task`` was asked for, so its missing data is an error.
+    """
     if config.tasks:
         specs = [registry.task(t) for t in config.tasks]
         if config.suite:
             specs = [s for s in specs if config.suite in s.suites]
-    else:
-        specs = [registry.task(t) for t in registry.suite(config.suite or "quick")]
-    return specs
+        for spec in specs:
+            why = missing_data(spec)
+            if why:
+                raise UsageError(f"task {spec.id}: {why}")
+        return specs, []
+    specs, left_out = [], []
+    for spec in (registry.task(t) for t in registry.suite(config.suite or "quick")):
+        why = missing_data(spec)
+        if why:
+            left_out.append((spec.id, why))
+        else:
+            specs.append(spec)
+    return specs, left_out
 
 
 def _variants(spec: TaskSpec, config: RunConfig) -> list[dict[str, Any]]:
@@ -524,7 +544,8 @@ class RunSummary:
 
 def pending_jobs(jobs: Iterable[Job], force: bool) -> tuple[list[Job], list[Job]]:
     """Split jobs into (to run, already finished with exactly this config)."""
-    todo, done = [], []
+    todo: list[Job] = []
+    done: list[Job] = []
     for job in jobs:
         finished = None if force else ResultStore(job.results_dir).finished(
             job.spec.id, job.method, job.seed, job.config_hash)

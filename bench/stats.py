@@ -62,7 +62,7 @@ def _trimmed_mean(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.sort(x, axis=axis).take(range(cut, n - cut), axis=axis).mean(axis=axis)
 
 
-def iqm(values: Sequence[float]) -> float:
+def iqm(values: Sequence[float] | np.ndarray) -> float:
     """Interquartile mean: the mean of the middle 50%, robust to an outlier seed or task."""
     return float(_trimmed_mean(np.asarray(values, dtype=float)))
 

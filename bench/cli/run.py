@@ -23,7 +23,7 @@ from bench.config import RunConfig, build_config, parse_seeds, parse_sweep
 from bench.errors import UsageError
 from bench.hardware import resolve_device
 from bench.registry import Registry
-from bench.runner import Job, make_executor, pending_jobs, plan, run_grid, select_tasks
+from bench.runner import Job, make_executor, pending_jobs, plan, run_grid, select_tasks, task_selection
 from bench.store import ResultStore
 
 HELP = "run tasks x methods x seeds and print the leaderboard"
@@ -134,6 +134,8 @@ def main(args: argparse.Namespace) -> int:
     if args.model is not None:
         _check_model(args.model, config, reg)
     jobs = plan(config, reg, "cpu")  # names and values are checked before torch is imported
+    for task, why in task_selection(config, reg)[1]:
+        print(f"bench: {task} left out: {why}", file=sys.stderr)
     device = resolve_device(config.device)
     if device != "cpu":
         jobs = plan(config, reg, device)

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from bench.cli._common import add_results_dir
+from bench.environment import requirements
 from bench.errors import UsageError
 from bench.record import Record, RecordError, parse_record
 from bench.store import ResultStore
@@ -15,6 +16,8 @@ HELP = "show one record"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("record", help="a record file, or the first characters of a config hash")
+    p.add_argument("--requirements", action="store_true",
+                   help="print the exact package versions the run was made with, for pip install -r")
     add_results_dir(p)
 
 
@@ -77,5 +80,8 @@ def format_record(r: Record) -> str:
 
 def main(args: argparse.Namespace) -> int:
     path, record = find(args.record, args.results_dir or Path("results"))
-    print(f"{path}\n{format_record(record)}")
+    if args.requirements:
+        print(requirements(record), end="")
+    else:
+        print(f"{path}\n{format_record(record)}")
     return 0

@@ -59,7 +59,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -173,8 +173,11 @@ def _table() -> _Table:
     for label, cls in enumerate(CLASSES):
         concept_keys, name_of = concepts[cls]
         for k in concept_keys:
-            row = {lang: name_of(loc, k) for lang, loc in locales.items()}
-            if not all(row.values()) or any(_key(row[lang]) in seen[lang] for lang in LANGUAGES):
+            found = {lang: name_of(loc, k) for lang, loc in locales.items()}
+            if not all(found.values()):
+                continue
+            row = cast(dict[str, str], found)
+            if any(_key(row[lang]) in seen[lang] for lang in LANGUAGES):
                 continue
             for lang in LANGUAGES:
                 seen[lang].add(_key(row[lang]))

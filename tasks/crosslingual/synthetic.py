@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 import numpy as np
 
@@ -311,7 +311,10 @@ def world() -> World:
 
 # --- sampling premises and hypotheses ------------------------------------------------------------
 
-def _choice(rng: np.random.Generator, items: Sequence[str], weights: Sequence[float] | np.ndarray) -> str:
+_T = TypeVar("_T")
+
+
+def _choice(rng: np.random.Generator, items: Sequence[_T], weights: Sequence[float] | np.ndarray) -> _T:
     cum = np.cumsum(weights)
     return items[min(int(np.searchsorted(cum, rng.random() * cum[-1], side="right")), len(items) - 1)]
 
@@ -373,7 +376,8 @@ _NP_EDITS = frozenset({"generalize", "specialize", "sibling", "flip_adj", "other
 def _edit_event(w: World, rng: np.random.Generator, ev: Event, edit: str, side: str) -> Event | None:
     if edit in _NP_EDITS:
         new = _edit_np(w, rng, getattr(ev, side), edit)
-        return None if new is None else replace(ev, **{side: new})
+        changes: dict[str, Any] = {side: new}
+        return None if new is None else replace(ev, **changes)
     if edit == "negate":
         return replace(ev, neg=not ev.neg)
     if edit == "verb":
@@ -611,8 +615,15 @@ def synthetic_data(n_train: int, n_test: int, seed: int = 0, languages: Sequence
 
 # --- tokenizer and pretraining -------------------------------------------------------------------
 
-ARCHITECTURE: dict[str, int] = {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
-                                "intermediate_size": 512}
+class _Architecture(TypedDict):
+    hidden_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    intermediate_size: int
+
+
+ARCHITECTURE: _Architecture = {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+                               "intermediate_size": 512}
 PRETRAINING: dict[str, float | int] = {"steps": 1200, "batch": 128, "lr": 2e-3, "mask_prob": 0.15,
                                        "sentences_per_language": 12_000}
 PRETRAIN_KEY: dict[str, object] = {"task": "crosslingual-synthetic-nli", "generator_version": GENERATOR_VERSION,

@@ -29,7 +29,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -158,7 +158,7 @@ class CrossLingualTask(TorchTask):
         every = [data.train, *data.test.values(), *data.target_train.values(),
                  *([data.validation] if data.validation is not None else [])]
         vocab = Vocabulary.of(tok, [encode(tok, ex, max_len, built.name) for ex in every],
-                              int(model.encoder.get_input_embeddings().num_embeddings))
+                              int(cast(torch.nn.Embedding, model.encoder.get_input_embeddings()).num_embeddings))
         vocab.apply(model)
         pad_id = vocab.pad_id(tok)
         extra.update(vocab_kept=len(vocab.kept), vocab_full=vocab.full)
@@ -249,7 +249,8 @@ class CrossLingualTask(TorchTask):
             targets = _lora_targets(model.encoder)
             for p in model.encoder.parameters():
                 p.requires_grad_(False)
-            inject_adapter_in_model(LoraConfig(r=int(opts["lora_rank"]), lora_alpha=float(opts["lora_alpha"]),
+            inject_adapter_in_model(LoraConfig(r=int(opts["lora_rank"]),
+                                               lora_alpha=float(opts["lora_alpha"]),  # type: ignore[arg-type]
                                                target_modules=list(targets), lora_dropout=0.0), model.encoder)
         elif bool(opts["freeze_embeddings"]) and method != "scratch":
             emb = model.encoder.get_input_embeddings()

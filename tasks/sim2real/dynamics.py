@@ -59,19 +59,18 @@ import functools
 import inspect
 import math
 import numbers
-import os
 import sys
 import types
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
-import pybullet
+
+from tasks.sim2real.native import native_output_silenced, pybullet
 
 __all__ = [
     "CLIENT_ATTRIBUTES",
@@ -274,7 +273,7 @@ def _pair(name: str, value: Any, label: str) -> tuple[float, float] | tuple[int,
     high = _checked(owner, name, value[1], f"{label} high")
     if low > high:
         raise ValueError(f"{owner}.{label} = {tuple(value)!r}: low {low} is above high {high}")
-    return (low, high)  # type: ignore[return-value]
+    return (low, high)
 
 
 @dataclass(frozen=True)
@@ -354,7 +353,8 @@ class DynamicsRange:
     def from_dict(cls, d: Mapping[str, Any]) -> DynamicsRange:
         """The inverse of :meth:`to_dict`; missing fields take their defaults, unknown ones are an error."""
         _unknown_keys(cls, d)
-        kw = {k: (dict(v) if k == "link_mass_scale" and isinstance(v, Mapping) else v) for k, v in d.items()}
+        kw: dict[str, Any] = {k: (dict(v) if k == "link_mass_scale" and isinstance(v, Mapping) else v)
+                              for k, v in d.items()}
         return cls(**kw)
 
 
@@ -379,7 +379,8 @@ def _as_client(value: Any) -> Any:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, numbers.Integral):
-        return _ClientById(int(value)) if value >= 0 else None
+        client_id = int(value)
+        return _ClientById(client_id) if client_id >= 0 else None
     if value is pybullet:
         return _ClientById(0)
     if isinstance(value, types.ModuleType):
@@ -569,31 +570,6 @@ def _times(value: Any, scale: float) -> Any:
     return float(value) * scale
 
 
-@contextmanager
-def _native_stdout_silenced() -> Iterator[None]:
-    """Drop what native code writes to file descriptor 1 during the block.
-
-    pybullet_envs connect at their first reset by trying shared memory before a headless
-    simulation, and the failed attempt prints ``argv[0]=`` from C: one line per env, hundreds in
-    an evaluation over a perturbation grid.
-    """
-    try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):
-        yield
-        return
-    sys.stdout.flush()
-    saved = os.dup(fd)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, fd)
-    try:
-        yield
-    finally:
-        os.dup2(saved, fd)
-        os.close(saved)
-        os.close(devnull)
-
-
 class PerturbedEnv(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """A PyBullet env under one setting of the dynamics, or a fresh sample of a range every episode.
 
@@ -699,7 +675,7 @@ class PerturbedEnv(gym.Wrapper, gym.utils.RecordConstructorArgs):
         if self._has_reset:
             obs, info = self.env.reset(seed=seed, options=options)
         else:
-            with _native_stdout_silenced():
+            with native_output_silenced(sys.stdout):
                 obs, info = self.env.reset(seed=seed, options=options)
         self._has_reset = True
         self._connect()

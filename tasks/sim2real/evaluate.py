@@ -182,7 +182,7 @@ def save_rollout_gif(env_id: str, policy: Policy, dynamics: Any, path: Path, *, 
     from tasks.sim2real.dynamics import make_env
 
     env = make_env(env_id, dynamics, seed=seed, render_mode="rgb_array", **dict(env_kwargs or {}))
-    images = []
+    images: list[Image.Image] = []
     try:
         inner = env.unwrapped
         for attr, value in (("_render_width", width), ("_render_height", height)):

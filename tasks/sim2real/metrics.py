@@ -35,7 +35,7 @@ def steps_to_reach(curve: Sequence[tuple[float, float]], threshold: float) -> fl
     return None
 
 
-def cvar(values: Sequence[float], alpha: float = 0.1) -> float:
+def cvar(values: Sequence[float] | np.ndarray, alpha: float = 0.1) -> float:
     """Lower-tail mean: the mean of the worst ``alpha`` share of values (at least one value)."""
     v = np.sort(np.asarray(values, dtype=float))
     k = max(1, int(np.ceil(alpha * len(v))))

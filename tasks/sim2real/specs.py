@@ -140,7 +140,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {  # the pendulum's; a plugin task's spec over
     "episode_steps": 0,
 }
 
-TASKS = (
+TASKS: tuple[TaskSpec, ...] = (
     TaskSpec(
         id="sim2real/PendulumCombined-v1",
         entry_point="tasks.sim2real.task:from_spec",

@@ -290,10 +290,10 @@ def zoo_hyperparams(env_id: str, algo: str, *, hyperparams_dir: str | Path | Non
         if entry is None:
             raise ValueError(f"{folder / f'{algo}.yml'} has no entry for {env_id}")
         return _convert(env_id, algo, entry, f"{folder / f'{algo}.yml'} (given directory)")
-    folder = installed_hyperparams_dir()
-    if folder is not None:
+    installed = installed_hyperparams_dir()
+    if installed is not None:
         version = _installed_version()
-        entry = _read_entry(folder, env_id, algo)
+        entry = _read_entry(installed, env_id, algo)
         if entry is not None:
             return _convert(env_id, algo, entry, f"rl_zoo3 {version} hyperparams/{algo}.yml (installed)")
         warnings.warn(

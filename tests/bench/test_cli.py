@@ -39,12 +39,27 @@ TOY = "toy/Linear-v0"
         (["show", "deadbeef"], "no record file or config hash 'deadbeef'"),
     ],
 )
-def test_bad_input_is_one_line_exit_2_no_traceback(args, expected, toy_site, tmp_path):
+def test_bad_input_is_one_line_exit_2_no_traceback(args, expected, with_site, tmp_path, capsys):
+    """In process, through the same ``main`` the console script calls (an exception would fail the test)."""
+    from bench.cli import main
+
+    try:
+        code = main([*args, "--results-dir", str(tmp_path)])
+    except SystemExit as exc:  # argparse's own errors exit, as they do in the console script
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert expected in lines[0]
+
+
+@pytest.mark.parametrize("args", [["run", "--task", "toy/Linaer-v0"], ["run", "--task", TOY, "--set", "options.steps"],
+                                  ["show", "deadbeef"]])
+def test_bad_input_in_a_real_process_is_one_line_exit_2(args, toy_site, tmp_path):
     proc = bench_cli(*args, "--results-dir", str(tmp_path), cwd=tmp_path, sites=(toy_site,))
     assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    assert expected in lines[0]
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr, proc.stderr
 
 
 def test_malformed_config_file_is_one_line(toy_site, tmp_path):
@@ -107,6 +122,7 @@ def test_dry_run_prints_grid_and_estimate_and_runs_nothing(toy_site, tmp_path):
     assert not (tmp_path / "res").exists()
 
 
+@pytest.mark.slow
 def test_a_sweep_runs_every_value_and_the_dry_run_shows_it(toy_site, tmp_path):
     args = ("run", "--task", TOY, "--method", "fine-tune", "--seeds", "1", "--results-dir", "res",
             "--sweep", "steps=5,30", "--budget", "4,8")
@@ -151,6 +167,7 @@ def test_show_and_cite(toy_site, tmp_path):
     assert "% git revision:" in cite and "% hardware:" in cite
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_with_exactly_one_record_per_run(toy_site, tmp_path):
     """SIGKILL mid-grid, then the same command: every run recorded once, nothing half-written."""
     env = dict(os.environ, PYTHONPATH=str(toy_site))
@@ -176,6 +193,7 @@ def test_killed_run_resumes_with_exactly_one_record_per_run(toy_site, tmp_path):
     assert not [p for p in res.rglob("*.tmp") if not p.name.startswith(".")]
 
 
+@pytest.mark.slow
 def test_readme_plugin_example_installs_with_pip_and_runs(tmp_path):
     """The README's 'add your own task' files, copied into a package, pip-installed for real."""
     readme = (Path(__file__).parents[2] / "README.md").read_text()

@@ -94,6 +94,7 @@ def ray_cluster(toy_site):
         shutil.rmtree(temp, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_ray_on_two_nodes_gives_the_records_of_the_local_executor(ray_cluster, toy_site, tmp_path):
     import ray
 
@@ -126,6 +127,7 @@ def _kill_first_run(pid_dir: Path, killed: list[str]) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("retries", [1, 0])
 def test_a_ray_worker_killed_mid_run_is_retried_or_recorded_failed(ray_cluster, toy_site, tmp_path, retries):
     from bench.cluster import RayExecutor
@@ -153,6 +155,7 @@ def test_a_ray_worker_killed_mid_run_is_retried_or_recorded_failed(ray_cluster, 
     assert all(r.status == "ok" for r in records if r is not victim)
 
 
+@pytest.mark.slow
 def test_a_driver_killed_mid_grid_resumes_without_duplicates(ray_cluster, toy_site, tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(toy_site), os.environ.get("PYTHONPATH", "")]))
     results, pids = tmp_path / "results", tmp_path / "pids"
@@ -178,6 +181,7 @@ def test_a_driver_killed_mid_grid_resumes_without_duplicates(ray_cluster, toy_si
     assert f"{first} skipped" in again.stderr
 
 
+@pytest.mark.slow
 def test_ray_refuses_a_run_no_node_can_hold(ray_cluster, toy_site, tmp_path):
     from bench.cluster import RayExecutor
 
@@ -186,6 +190,7 @@ def test_ray_refuses_a_run_no_node_can_hold(ray_cluster, toy_site, tmp_path):
         list(RayExecutor(RayConfig(address=ray_cluster), 2).map(_jobs(spec, tmp_path, methods=("scratch",))))
 
 
+@pytest.mark.slow
 def test_submitit_local_executor_end_to_end(toy_site, tmp_path, monkeypatch):
     from bench.cluster import SlurmExecutor
 
@@ -199,6 +204,7 @@ def test_submitit_local_executor_end_to_end(toy_site, tmp_path, monkeypatch):
     assert any((tmp_path / "s" / ".slurm").rglob("*_log.out"))  # submitit's job logs, where the README says
 
 
+@pytest.mark.slow
 def test_submitit_job_that_dies_every_time_is_resubmitted_then_recorded_failed(toy_site, tmp_path, monkeypatch):
     from bench.cluster import SlurmExecutor
 
@@ -223,6 +229,7 @@ def test_a_missing_engine_is_one_line_naming_the_extra(toy_site, tmp_path, monke
         list(SlurmExecutor(SlurmConfig(), tmp_path).map(jobs))
 
 
+@pytest.mark.slow
 def test_the_cli_names_the_extra_when_the_engine_is_missing(toy_site, tmp_path):
     broken = tmp_path / "site"
     broken.mkdir()
@@ -233,6 +240,7 @@ def test_the_cli_names_the_extra_when_the_engine_is_missing(toy_site, tmp_path):
                                    'pip install "transferbench[ray]"')
 
 
+@pytest.mark.slow
 def test_slurm_without_slurm_is_one_line_pointing_to_the_local_cluster(toy_site, tmp_path):
     if shutil.which("sbatch"):
         pytest.skip("this machine has Slurm")

@@ -169,3 +169,24 @@ def test_overhead_is_measured_per_run_and_for_the_grid(registry, tmp_path):
         phases = t.setup_s + t.data_s + t.source_train_s + t.target_train_s + t.eval_s
         assert t.overhead_s == pytest.approx(t.total_s - phases, abs=1e-9)
     assert 0.0 <= summary.overhead_fraction <= 1.0
+
+
+def _no_data() -> str:
+    return "toy data not found in /nowhere: set TOY_DATA to a folder with it"
+
+
+def test_a_suite_leaves_out_a_task_whose_data_is_missing_and_a_named_one_is_an_error(tmp_path):
+    from dataclasses import replace
+
+    from bench.runner import task_selection
+
+    present = toytask.TASKS[0]
+    missing = replace(present, id="toy/NeedsData-v0", data_check=f"{__name__}:_no_data")
+    reg = Registry.from_specs([present, missing], [*METHODS, *toytask.METHODS])
+    specs, left_out = task_selection(RunConfig(suite="toy", results_dir=tmp_path), reg)
+    assert [s.id for s in specs] == ["toy/Linear-v0"]
+    assert left_out == [("toy/NeedsData-v0", _no_data())]
+    assert {j.spec.id for j in plan(RunConfig(suite="toy", results_dir=tmp_path), reg, "cpu")} == {"toy/Linear-v0"}
+    with pytest.raises(UsageError, match="task toy/NeedsData-v0: toy data not found in /nowhere: set TOY_DATA"):
+        plan(RunConfig(tasks=["toy/NeedsData-v0"], results_dir=tmp_path), reg, "cpu")
+

@@ -19,6 +19,7 @@ It prints, and stores in the benchmark's ``extra_info`` (``--benchmark-json FILE
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 from typing import Any
 
@@ -30,6 +31,7 @@ from bench.artifacts import ArtifactCache
 from tasks.common import one_torch_thread
 from tasks.sim2real.dynamics import Dynamics, make_env
 from tasks.sim2real.evaluate import Case, evaluate
+from tasks.sim2real.native import native_output_silenced
 from tasks.sim2real.specs import SETTINGS, TASKS
 from tasks.sim2real.task import SimToRealTask
 
@@ -81,7 +83,8 @@ def _solve(settings: str, seed: int) -> dict[str, Any]:
 
 def _raw_steps_per_second(n: int = 20_000) -> float:
     env = make_env(ENV, None, seed=0)
-    env.reset(seed=0)
+    with native_output_silenced(sys.stdout):  # the bare env's first reset connects, and pybullet says so in C
+        env.reset(seed=0)
     actions = [env.action_space.sample() for _ in range(n)]
     start = time.perf_counter()
     for a in actions:

@@ -70,6 +70,7 @@ def test_pools_are_nested_and_few_shot_balanced():
     assert sorted(np.bincount(labels[few_shot(labels, 6, 0, 0)]).tolist()) == [2, 2, 2]
 
 
+@pytest.mark.slow
 def test_bench_run_xnli_with_a_local_model_end_to_end(local, tmp_path):
     """``python -m bench run --task crosslingual/XNLI-v0 --model <dir>``, offline, with the per-language table."""
     import json

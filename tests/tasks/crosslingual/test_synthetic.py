@@ -215,6 +215,7 @@ def _features(texts_a: tuple[str, ...], texts_b: tuple[str, ...], kind: str) -> 
     return np.array(rows)
 
 
+@pytest.mark.slow
 def test_no_shallow_cue_predicts_the_label() -> None:
     """Length, overlap and negation alone are at chance by construction; a bag of words (premise and
     hypothesis words counted separately) learns only weak lexical hints (about 0.55 on held-out

@@ -55,3 +55,18 @@ def test_debian_fashion_mnist_is_the_real_set():
     data = fashion_mnist()
     assert data.train_x.shape == (60_000, 28, 28) and data.test_x.shape == (10_000, 28, 28)
     assert np.bincount(data.test_y).tolist() == [1000] * 10
+
+
+def test_fashion_mnist_is_checked_where_it_is_looked_for(tmp_path, monkeypatch):
+    from bench.registry import missing_data
+    from tasks.vision.datasets import fashion_mnist_missing
+    from tasks.vision.specs import FASHION_MNIST
+
+    monkeypatch.setenv("TRANSFERBENCH_FASHION_MNIST", str(tmp_path))
+    assert "not found in " + str(tmp_path) in missing_data(FASHION_MNIST)
+    assert "apt-get install dataset-fashion-mnist" in fashion_mnist_missing()
+    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte"):
+        (tmp_path / f"{stem}.gz").write_bytes(b"")
+    assert "t10k-labels-idx1-ubyte" in missing_data(FASHION_MNIST)
+    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(b"")
+    assert missing_data(FASHION_MNIST) is None

@@ -224,6 +224,7 @@ def test_same_seed_same_metrics(
     assert other.curves != results["scratch"][0].curves
 
 
+@pytest.mark.slow
 def test_same_seed_same_metrics_in_another_process(
     tmp_path: Path, results: dict[str, tuple[RunResult, RunContext]]
 ) -> None:

@@ -52,6 +52,7 @@ def test_features_are_the_pooled_head_embedding():
     assert f.shape == (1, 1280) and torch.allclose(model._fc(f), logits, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_imagenet_features_carry_over_to_digits_better_than_random_ones():
     """A linear probe on ImageNet features of 8x8 digits (10 per class) beats one on random-init features."""
     from sklearn.datasets import load_digits

@@ -14,7 +14,7 @@ from tasks.vision.specs import DIGITS
 from tasks.vision.transfer import Classifier, SmallCNN, _inject_lora, _merge_lora, _unfreezer, recalibrate_batch_norm
 
 
-@pytest.mark.parametrize("name", ["digits", "mnist"])
+@pytest.mark.parametrize("name", ["digits", pytest.param("mnist", marks=pytest.mark.slow)])
 def test_quick_sets_have_a_fixed_test_set_of_1000_disjoint_from_the_pool(name):
     s = quick_set(name)
     assert len(s.test_x) >= 1000 and s.test_x.dtype == np.uint8
