@@ -142,7 +142,14 @@ class TaskSpec:
     citation: str | None = None
     """BibTeX of the data or paper the task is built on."""
     reference_method: str | None = None
-    """A method whose mean score is the ceiling for the cross-task normalized score (an oracle)."""
+    """A method whose score is the task's ceiling (an oracle trained on the target), for readers and
+    plugins; the cross-task aggregate does not use it, since one normalization rule must hold
+    across tasks and not every task has a ceiling."""
+    paired_seeds: bool = False
+    """Whether seeds pair: for a given seed every method sees the same target data (the labelled
+    subset, the training order) and the same evaluation (test set, episode seeds). Then the
+    leaderboard tests each difference with the paired t-test over seeds, which cancels the seed's
+    shared luck; otherwise with Welch's t-test. Declare it only where it holds."""
     seconds_per_run: Mapping[str, float] = field(default_factory=dict)
     """Rough CPU seconds per run and method, for ``run --dry-run``'s cost estimate."""
     smoke_options: Mapping[str, Any] = field(default_factory=dict)

@@ -4,6 +4,8 @@ Every knob of a run lives here under one name, whether it came from a TOML file,
 flag or ``--set key=value``; task options are ``options.<name>`` and are checked against what the
 selected tasks accept. Sweeps (``--sweep NAME=V1,V2``, ``--set sweep.NAME=V1,V2`` or a TOML
 ``[sweep]`` table) are checked the same way, value by value, when the grid is planned.
+``seeds = "auto"`` (or ``"auto:MAX"``) asks for an internal pilot that decides the seeds (see
+:mod:`bench.autoseeds`): it is held as the pilot's seeds plus ``seeds_auto``, the most seeds allowed.
 """
 
 from __future__ import annotations
@@ -14,12 +16,17 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bench.errors import UsageError, unknown
 
-__all__ = ["RayConfig", "RunConfig", "SlurmConfig", "build_config", "parse_seeds", "parse_set", "parse_sweep",
-           "resolve_options"]
+__all__ = ["RayConfig", "RunConfig", "SlurmConfig", "build_config", "parse_seeds", "parse_seeds_auto", "parse_set",
+           "parse_sweep", "resolve_options"]
+
+AUTO_PILOT = [0, 1, 2]
+"""The pilot of ``seeds = "auto"``: the runs ``--seeds 3`` makes, so its records are reused."""
+AUTO_MAX = 10
+AUTO_MIN_GAIN = 0.05
 
 
 class RayConfig(BaseModel):
@@ -68,6 +75,11 @@ class RunConfig(BaseModel):
     methods: list[str] = Field(default_factory=list)
     """Methods to run (empty: every method each task implements); scratch is always added."""
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2])
+    seeds_auto: int | None = Field(default=None, ge=3)
+    """Set by ``seeds = "auto[:MAX]"``: ``seeds`` is the pilot and each method gets the seeds its
+    comparisons need, at most this many (see :mod:`bench.autoseeds`); None: exactly ``seeds``."""
+    min_gain: float = Field(default=AUTO_MIN_GAIN, gt=0, allow_inf_nan=False)
+    """With ``seeds_auto``: the smallest gain worth detecting, as a fraction of scratch's mean."""
     budgets: list[int] = Field(default_factory=list)
     """Target budgets (empty: each task's default)."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -99,6 +111,23 @@ class RunConfig(BaseModel):
             if len({json.dumps(x, sort_keys=True) for x in values}) != len(values):
                 raise ValueError(f"option {name!r} repeats a value")
         return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _auto(cls, data: Any) -> Any:
+        """``seeds = "auto:8"`` becomes the pilot's seeds and ``seeds_auto = 8``."""
+        if isinstance(data, dict) and isinstance(data.get("seeds"), str):
+            most = parse_seeds_auto(data["seeds"])
+            if most is not None:
+                return {**data, "seeds": AUTO_PILOT, "seeds_auto": most}
+        return data
+
+    @model_validator(mode="after")
+    def _auto_pilot(self) -> RunConfig:
+        if self.seeds_auto is not None and self.seeds != AUTO_PILOT:
+            raise UsageError(f"seeds_auto={self.seeds_auto} runs the pilot seeds 0,1,2 first, not seeds={self.seeds}; "
+                             f"give seeds = \"auto:{self.seeds_auto}\" alone, or a number of seeds without seeds_auto")
+        return self
 
     @field_validator("seeds", mode="before")
     @classmethod
@@ -132,6 +161,23 @@ class RunConfig(BaseModel):
         return v
 
 
+def parse_seeds_auto(text: str) -> int | None:
+    """``"auto"`` -> 10 and ``"auto:8"`` -> 8, the most seeds a method may get; None for anything else.
+
+    Fewer than three would leave no room above the pilot, and three seeds are the fewest a
+    verdict is given on.
+    """
+    head, sep, most = text.strip().lower().partition(":")
+    if head != "auto":
+        return None
+    if not sep:
+        return AUTO_MAX
+    if not most.strip().isdigit() or int(most) < 3:
+        raise UsageError(f"--seeds {text!r}: the most seeds of auto:MAX must be a whole number of at least 3 "
+                         f"(e.g. auto, which is auto:{AUTO_MAX}, or auto:6)")
+    return int(most)
+
+
 def parse_seeds(text: str) -> list[int]:
     """``"3"`` means seeds 0, 1, 2; ``"0,5,7"`` means exactly those."""
     text = text.strip()
@@ -145,7 +191,7 @@ def parse_seeds(text: str) -> list[int]:
             seeds = list(range(n))
     except ValueError:
         raise UsageError(
-            f"--seeds {text!r} is not a number of seeds (e.g. 3) or a comma-separated list (e.g. 0,1,2)"
+            f"--seeds {text!r} is not a number of seeds (e.g. 3), a comma-separated list (e.g. 0,1,2) or auto[:MAX]"
         ) from None
     if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
         raise UsageError(f"--seeds {text!r}: seeds must be distinct non-negative integers")
@@ -221,7 +267,10 @@ _SECTIONS: dict[str, type[BaseModel]] = {"ray": RayConfig, "slurm": SlurmConfig}
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` wins, key by key; tables are merged, and a later ``seeds`` replaces an earlier ``seeds_auto``."""
     merged = dict(base)
+    if "seeds" in over and "seeds_auto" not in over:
+        merged.pop("seeds_auto", None)
     for k, v in over.items():
         if k in ("options", "sweep", *_SECTIONS) and isinstance(v, dict):
             merged[k] = {**merged.get(k, {}), **v}

@@ -1,9 +1,10 @@
 """The leaderboard, derived from records alone.
 
-Per task and setting (budget and options): each method's mean over seeds with a 95% bootstrap
-interval, its gain over the from-scratch baseline with an interval, a verdict that says
-"no significant difference" unless the interval excludes zero, and cost columns. Across tasks:
-a normalized score per method, aggregated with the IQM and a stratified bootstrap interval.
+Per task and setting (budget and options): each method's mean over seeds with a Student-t
+interval, its gain over the from-scratch baseline with an interval and a verdict from a t-test
+(paired by seed where the task says its seeds pair, else Welch's; see :mod:`bench.stats`), and
+cost columns. Across tasks: the IQM of each method's gain relative to scratch and its probability
+of improving on scratch, with stratified bootstrap intervals.
 
 Numbers come only from records; task specs, where installed, add published reference results,
 the normalization ceiling, the secondary metrics shown beside the main one and the learning
@@ -39,7 +40,19 @@ import numpy as np
 from bench.api import Reference, TaskSpec
 from bench.hashing import config_hash
 from bench.record import Record
-from bench.stats import bootstrap_ci, difference_ci, stratified_iqm_ci
+from bench.stats import (
+    ALPHA,
+    POWER,
+    TOO_FEW,
+    Difference,
+    TaskRuns,
+    benjamini_hochberg,
+    compare,
+    mean_ci,
+    normalized_iqm_ci,
+    probability_of_improvement,
+)
+from bench.stats import WORSE as _WORSE
 
 __all__ = ["FORMATS", "Aggregate", "Comparison", "DataEfficiency", "Leaderboard", "PerTarget", "Robustness", "Row",
            "Sweep", "TargetCell",
@@ -47,7 +60,9 @@ __all__ = ["FORMATS", "Aggregate", "Comparison", "DataEfficiency", "Leaderboard"
            "plot_sweep", "render", "robustness", "sweeps", "task_plot_name", "write_files"]
 
 FORMATS = ("table", "md", "csv", "latex", "json")
-BETTER, WORSE, NS = "better", "negative transfer", "n.s."
+BETTER, NEGATIVE, WORSE, NS = "better", "negative transfer", "worse", "n.s."
+"""Verdicts: against scratch a loss is negative transfer; between two transfer methods it is just worse."""
+LEVEL = f"{100 * (1 - ALPHA):g}%"
 ROLLOUT = "rollout"
 """The ``Record.files`` label whose file the Markdown leaderboard shows as an image per task."""
 GRID_POINT = re.compile(r"^(?P<axis>[^=\s]+)=(?P<value>-?[0-9.eE+-]+)$")
@@ -72,6 +87,14 @@ class Row:
     """Mean minus scratch's mean, signed so that positive is better."""
     gain_ci: tuple[float, float] | None = None
     verdict: str = ""
+    """Transfer rows: better, negative transfer, n.s. or 'too few seeds'; scratch and reference rows: ''."""
+    test: str = ""
+    """The test behind the gain's interval and verdict: 'paired t' or 'Welch t'."""
+    p: float | None = None
+    seeds_needed: int | None = None
+    """Where the gain is not significant: seeds per method that would detect it with 80% power."""
+    seeds_needed_capped: bool = False
+    """True when even ``seeds_needed`` seeds (the cap) would not: shown as '>N'."""
     columns: dict[str, float | None] = field(default_factory=dict)
     """Means over ok seeds of the task's secondary metrics (``TaskSpec.columns``), in the spec's order."""
     budget_to_scratch: float | None = None
@@ -145,17 +168,25 @@ class Comparison:
     difference: float
     ci: tuple[float, float] | None
     verdict: str
+    """better, worse, n.s. or 'too few seeds' (a loss here is not negative transfer: b is not scratch)."""
+    test: str = ""
+    p: float | None = None
+    seeds_needed: int | None = None
+    seeds_needed_capped: bool = False
 
 
 @dataclass
 class Aggregate:
-    """A method's normalized score across tasks: IQM over runs, stratified bootstrap interval."""
+    """A method across tasks: IQM of its gain relative to scratch and P(improve), stratified bootstrap intervals."""
 
     method: str
     iqm: float
-    ci: tuple[float, float]
+    ci: tuple[float, float] | None
     tasks: int
     runs: int
+    p_improve: float = float("nan")
+    """Probability that a run of the method beats a run of scratch, averaged over tasks."""
+    p_improve_ci: tuple[float, float] | None = None
 
 
 @dataclass
@@ -184,6 +215,8 @@ class Leaderboard:
     budget axis of its plots; records alone do not say what a budget counts."""
     per_target: dict[tuple[str, int, str], PerTarget] = field(default_factory=dict)
     """Per setting whose breakdown names up to :data:`MAX_TARGETS` targets that are not grid points."""
+    paired: dict[str, bool] = field(default_factory=dict)
+    """Per task: whether its seeds pair (``TaskSpec.paired_seeds``), which picks the test of every difference."""
 
     def settings(self) -> list[tuple[str, int, str]]:
         """(task, budget, options hash) in the order rows came, options of one (task, budget) by their values."""
@@ -314,13 +347,15 @@ MAX_TARGETS = 30
 
 
 def per_target(task: str, budget: int, opts: str, by_method: Mapping[str, Sequence[Record]],
-               source: str | None) -> PerTarget | None:
+               source: str | None, paired: bool = False) -> PerTarget | None:
     """The per-target table of one setting (see :class:`PerTarget`); None where the breakdown is
     missing, a perturbation grid or longer than :data:`MAX_TARGETS`.
 
-    Per-target verdicts compare a method's seeds with scratch's seeds on that target, as the main
-    table does; the gap is formed within each run (source minus target of the same seed), so its
-    interval is that of a per-seed quantity.
+    Each transfer method is tested against scratch on each target, as the main table does (paired
+    by seed where the task's seeds pair); with one test per cell the table issues dozens, so its
+    verdicts control the false discovery rate over all of them (Benjamini-Hochberg). The gap is
+    formed within each run (source minus target of the same seed), so its interval is that of a
+    per-seed quantity.
     """
     ok = {m: [r for r in recs if r.status == "ok" and r.breakdowns.get(r.metric)] for m, recs in by_method.items()}
     keys = list(dict.fromkeys(k for recs in ok.values() for r in recs for k in r.breakdowns[r.metric]))
@@ -329,30 +364,30 @@ def per_target(task: str, budget: int, opts: str, by_method: Mapping[str, Sequen
     if source is not None and source not in keys:
         source = None
     targets = ([source] if source else []) + [k for k in keys if k != source]
-    sign = _sign(next(recs for recs in ok.values() if recs))
-    scratch = {t: [r.breakdowns[r.metric][t] for r in ok.get("scratch", []) if t in r.breakdowns[r.metric]]
-               for t in targets}
+    higher = next(recs for recs in ok.values() if recs)[0].higher_is_better
 
-    def cell(values: Sequence[float], verdict: str = "") -> TargetCell:
-        ci = bootstrap_ci(values) if len(values) > 1 else None
-        return TargetCell(float(np.mean(values)), ci, verdict)
+    def on(recs: Sequence[Record], target: str) -> dict[int, float]:
+        return {r.seed: r.breakdowns[r.metric][target] for r in recs if target in r.breakdowns[r.metric]}
 
+    def cell(values: Sequence[float]) -> TargetCell:
+        return TargetCell(float(np.mean(values)), mean_ci(values))
+
+    scratch = {t: on(ok.get("scratch", []), t) for t in targets}
     out = PerTarget(task, budget, opts, source, targets)
+    tests: list[tuple[str, str, Difference]] = []
     for method, recs in ok.items():
         if not recs:
             continue
-        role = recs[0].role
         out.cells[method] = {}
         for t in targets:
-            values = [r.breakdowns[r.metric][t] for r in recs if t in r.breakdowns[r.metric]]
+            values = on(recs, t)
             if values:
-                verdict = (_signed_difference(values, scratch[t], sign)[2]
-                           if role == "transfer" and len(scratch[t]) > 1 and len(values) > 1 else "")
-                out.cells[method][t] = cell(values, verdict)
+                out.cells[method][t] = cell(list(values.values()))
+                if recs[0].role == "transfer" and scratch[t]:
+                    tests.append((method, t, compare(values, scratch[t], paired=paired, higher_is_better=higher)))
         if source:
-            per_seed = [r.breakdowns[r.metric] for r in recs if source in r.breakdowns[r.metric]]
             gaps: dict[str, list[float]] = defaultdict(list)
-            for b in per_seed:
+            for b in (r.breakdowns[r.metric] for r in recs if source in r.breakdowns[r.metric]):
                 others = [b[source] - b[t] for t in targets[1:] if t in b]
                 for t in targets[1:]:
                     if t in b:
@@ -360,18 +395,19 @@ def per_target(task: str, budget: int, opts: str, by_method: Mapping[str, Sequen
                 if others:
                     gaps["mean"].append(float(np.mean(others)))
             out.gaps[method] = {t: cell(v) for t, v in gaps.items()}
+    rejected = benjamini_hochberg([d.p if d.verdict != TOO_FEW else None for _, _, d in tests])
+    for (method, t, d), reject in zip(tests, rejected, strict=True):
+        out.cells[method][t].verdict = _against_scratch(d.with_verdict(reject).verdict)
     return out
 
 
-def _signed_difference(a: Sequence[float], b: Sequence[float], sign: float) -> tuple[
-        float, tuple[float, float] | None, str]:
-    """Mean of ``a`` minus mean of ``b``, signed so that positive is better, its interval and verdict."""
-    diff = sign * (float(np.mean(a)) - float(np.mean(b)))
-    lo, hi = difference_ci(a, b)
-    if math.isnan(lo):
-        return diff, None, "too few seeds"
-    ci = (sign * lo, sign * hi) if sign > 0 else (sign * hi, sign * lo)
-    return diff, ci, BETTER if ci[0] > 0 else WORSE if ci[1] < 0 else NS
+def _by_seed(records: Sequence[Record]) -> dict[int, float]:
+    return {r.seed: r.score for r in records if r.status == "ok" and r.score is not None}
+
+
+def _against_scratch(verdict: str) -> str:
+    """A transfer method's loss against the from-scratch baseline is negative transfer."""
+    return NEGATIVE if verdict == _WORSE else verdict
 
 
 def build(
@@ -386,22 +422,23 @@ def build(
         groups[key][r.method].append(r)
         option_values.setdefault((r.task, key[2]), dict(r.config.get("options", {})))
     rows: list[Row] = []
-    per_method_scores: dict[str, list[list[float]]] = defaultdict(list)
+    runs_of: dict[str, list[TaskRuns]] = defaultdict(list)
+    paired: dict[str, bool] = {}
     units: dict[str, str] = {}
     columns: dict[str, list[str]] = {}
     budget_units: dict[str, str] = {}
     breakdowns: dict[tuple[str, int, str], dict[str, dict[str, list[float]]]] = {}
     comparisons: list[Comparison] = []
     targets_of: dict[tuple[str, int, str], PerTarget] = {}
-    ceilings_used = False
     for (task, budget, opts), by_method in sorted(groups.items()):
         any_rec = next(iter(by_method.values()))[0]
         sign = _sign([any_rec])
         units[task] = f"{any_rec.metric} ({'higher' if sign > 0 else 'lower'} is better)"
         scratch = [r.score for r in by_method.get("scratch", []) if r.score is not None]
         spec = specs.get(task)
-        ceiling_method = spec.reference_method if spec else None
-        ceiling = [r.score for r in by_method.get(ceiling_method or "", []) if r.score is not None]
+        paired_seeds = bool(spec and spec.paired_seeds)
+        paired[task] = paired_seeds
+        scratch_by_seed = _by_seed(by_method.get("scratch", []))
         shown = list(spec.columns) if spec else []
         if shown:
             columns[task] = shown
@@ -417,7 +454,7 @@ def build(
             row = Row(
                 task=task, budget=budget, options=opts, method=method, role=recs[0].role,
                 seeds=len(scores), failed=len(recs) - len(ok), mean=_mean(scores),
-                ci=bootstrap_ci(scores) if len(scores) > 1 else None,
+                ci=mean_ci(scores),
                 wall_s=_mean([r.timings.total_s for r in ok]),
                 source_s=_mean([sum(a.get("build_s", 0.0) for a in r.artifacts) for r in ok]) if any(
                     r.artifacts for r in ok) else None,
@@ -435,22 +472,21 @@ def build(
                     row.budget_to_scratch, row.budget_to_scratch_censored = crossed
             breakdowns[(task, budget, opts)][method] = _breakdown_values(ok)
             if scores and scratch and method != "scratch":
-                row.gain, row.gain_ci, row.verdict = _signed_difference(scores, scratch, sign)
+                d = compare(_by_seed(ok), scratch_by_seed, paired=paired_seeds, higher_is_better=sign > 0)
+                row.gain, row.gain_ci, row.test, row.p = d.estimate, d.ci, d.test, d.p
+                if row.role == "transfer":
+                    row.verdict = _against_scratch(d.verdict)
+                    row.seeds_needed, row.seeds_needed_capped = d.seeds_needed or (None, False)
             if row.role == "transfer" and scores and scratch:
-                s0 = float(np.mean(scratch))
-                if ceiling and abs(np.mean(ceiling) - s0) > 1e-12:
-                    denom = sign * (float(np.mean(ceiling)) - s0)
-                    ceilings_used = True
-                else:
-                    denom = abs(s0) if abs(s0) > 1e-12 else 1.0
-                per_method_scores[method].append([sign * (s - s0) / denom for s in scores])
+                runs_of[method].append(TaskRuns(scores, scratch, sign > 0))
             table_rows.append(row)
         for a, b in spec.comparisons if spec else ():
-            sa, sb = ([r.score for r in by_method.get(m, []) if r.status == "ok" and r.score is not None]
-                      for m in (a, b))
+            sa, sb = (_by_seed(by_method.get(m, [])) for m in (a, b))
             if sa and sb:
-                comparisons.append(Comparison(task, budget, opts, a, b, *_signed_difference(sa, sb, sign)))
-        table = (per_target(task, budget, opts, by_method, spec.source_breakdown)
+                d = compare(sa, sb, paired=paired_seeds, higher_is_better=sign > 0)
+                comparisons.append(Comparison(task, budget, opts, a, b, d.estimate, d.ci, d.verdict, d.test, d.p,
+                                              *(d.seeds_needed or (None, False))))
+        table = (per_target(task, budget, opts, by_method, spec.source_breakdown, paired_seeds)
                  if spec and spec.target_breakdown else None)
         if table:
             targets_of[(task, budget, opts)] = table
@@ -459,23 +495,24 @@ def build(
         rows.extend(table_rows)
     _fill_data_saved(rows, {task: _sign([next(iter(g.values()))[0]]) for (task, _, _), g in groups.items()})
     aggregates = []
-    for method, per_task in per_method_scores.items():
-        point, ci = stratified_iqm_ci(per_task)
-        aggregates.append(Aggregate(method, point, ci, len(per_task), sum(len(t) for t in per_task)))
+    for method, runs in runs_of.items():
+        point, ci = normalized_iqm_ci(runs)
+        improve, improve_ci = probability_of_improvement(runs)
+        aggregates.append(Aggregate(method, point, ci, len(runs), sum(len(t.method) for t in runs), improve,
+                                    improve_ci))
     aggregates.sort(key=lambda a: -a.iqm)
     normalization = (
-        "normalized score = (method - scratch) / (ceiling - scratch) where a task names a ceiling method, "
-        "else (method - scratch) / |scratch|; 0 = scratch, positive = better. "
-        if ceilings_used
-        else "normalized score = (method - scratch) / |scratch| per task (0 = scratch, 0.1 = 10% better); "
-    ) + "IQM over runs x tasks, 95% stratified bootstrap interval."
+        "normalized score = (method - scratch's mean) / |scratch's mean| in each task and setting (0 = scratch, "
+        "0.1 = 10% better), IQM over all runs of all tasks; P(improve) = the probability that a run of the method "
+        f"beats a run of scratch (a tie counts one half), averaged over tasks. {LEVEL} stratified bootstrap "
+        "intervals, resampling scratch's runs as well as the method's.")
     references = {t: list(s.references) for t, s in specs.items() if s.references and t in units}
     return Leaderboard(rows, aggregates, references, units, normalization, list(problems), columns=columns,
                        budget_units=budget_units,
                        default_budgets={t: s.default_budget for t, s in specs.items() if t in units},
                        breakdowns=breakdowns, comparisons=comparisons, option_values=option_values,
                        budget_unit_names={t: s.budget_unit for t, s in specs.items() if t in units},
-                       per_target=targets_of)
+                       per_target=targets_of, paired=paired)
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -500,13 +537,19 @@ def _params(n: int | None) -> str:
 
 
 def _verdict_mark(v: str) -> str:
-    return {BETTER: "▲ better", WORSE: "▼ NEGATIVE TRANSFER", NS: "no significant difference"}.get(v, v)
+    return {BETTER: "▲ better", NEGATIVE: "▼ NEGATIVE TRANSFER", WORSE: "▼ worse", NS: "no significant difference",
+            TOO_FEW: "too few seeds for a verdict"}.get(v, v)
 
 
-HEADERS = ["method", "role", "seeds", "mean", "95% CI", "gain vs scratch", "gain 95% CI", "verdict",
-           "wall s/run", "source s", "peak MB", "trainable", "total params", "samples/s"]
+def _seeds_needed(n: int | None, capped: bool) -> str:
+    return "—" if n is None else f">{n}" if capped else str(n)
+
+
+SEEDS_HEADER = f"seeds for {100 * POWER:g}%"
+HEADERS = ["method", "role", "seeds", "mean", f"{LEVEL} CI", "gain vs scratch", f"gain {LEVEL} CI", "verdict",
+           SEEDS_HEADER, "wall s/run", "source s", "peak MB", "trainable", "total params", "samples/s"]
 DATA_SAVED_HEADER = "scratch data to match"
-_TASK_COLUMNS_AT = HEADERS.index("verdict") + 1
+_TASK_COLUMNS_AT = HEADERS.index(SEEDS_HEADER) + 1
 
 
 def _budget(x: float) -> str:
@@ -524,7 +567,7 @@ def _to_scratch_header(unit: str) -> str:
 
 
 def _headers(lb: Leaderboard, task: str) -> list[str]:
-    """The table's headers: the common ones with the task's own columns after the verdict."""
+    """The table's headers: the common ones with the task's own columns after the verdict and seeds needed."""
     own = list(lb.columns.get(task, []))
     if task in lb.budget_units:
         own.append(_to_scratch_header(lb.budget_units[task]))
@@ -545,7 +588,8 @@ def _cells(lb: Leaderboard, r: Row) -> list[str]:
     seeds = f"{r.seeds}" + (f" (+{r.failed} failed)" if r.failed else "")
     role = {"reference": "reference (not ranked)", "scratch": "baseline"}.get(r.role, r.role)
     common = [r.method, role, seeds, _f(r.mean), _ci(r.ci), _gain(r.gain), _ci(r.gain_ci),
-              _verdict_mark(r.verdict) if r.verdict else "", _f(r.wall_s, 1), _f(r.source_s, 1),
+              _verdict_mark(r.verdict) if r.verdict else "", _seeds_needed(r.seeds_needed, r.seeds_needed_capped),
+              _f(r.wall_s, 1), _f(r.source_s, 1),
               _f(r.peak_mb, 0), _params(r.trainable_params), _params(r.total_params), _f(r.throughput, 0)]
     own = [_f(r.columns.get(name)) for name in lb.columns.get(r.task, [])]
     if r.task in lb.budget_units:
@@ -583,10 +627,19 @@ def _md_table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def _aggregate_rows(lb: Leaderboard) -> list[list[str]]:
-    return [[a.method, _f(a.iqm), _ci(a.ci), str(a.tasks), str(a.runs)] for a in lb.aggregates]
+    return [[a.method, _f(a.iqm), _ci(a.ci), _f(a.p_improve), _ci(a.p_improve_ci), str(a.tasks), str(a.runs)]
+            for a in lb.aggregates]
 
 
-AGG_HEADERS = ["method", "normalized IQM", "95% CI", "tasks", "runs"]
+AGG_HEADERS = ["method", "normalized IQM", f"{LEVEL} CI", "P(improve)", f"{LEVEL} CI", "tasks", "runs"]
+
+
+def _test_line(lb: Leaderboard, task: str) -> str:
+    """Which test stands behind a task's gains and verdicts, in one line under its table."""
+    if lb.paired.get(task):
+        return (f"gains and verdicts: paired t-test over seeds at {100 * ALPHA:g}% (this task's methods see the same "
+                "target data and evaluation in each seed, so the seed's shared luck cancels)")
+    return f"gains and verdicts: Welch's t-test at {100 * ALPHA:g}% (this task does not declare that its seeds pair)"
 
 
 def _target_cell(c: TargetCell | None) -> str:
@@ -618,15 +671,18 @@ def _per_target_parts(lb: Leaderboard, setting: tuple[str, int, str], table: Cal
                 for t in pt.targets)])
     metric = lb.units.get(task, "score").split(" (")[0]
     gap = "" if table is _md_table else "\n"
-    parts = [f"{gap}Per target: {metric}, mean ± half the 95% interval over seeds; ▲/▼: the difference to scratch "
-             "on that target excludes zero.", table(["method", *pt.targets], rows)]
+    tests = sum(1 for cells in pt.cells.values() for c in cells.values() if c.verdict)
+    test = "paired t-test" if lb.paired.get(task) else "Welch's t-test"
+    parts = [f"{gap}Per target: {metric}, mean ± half the {LEVEL} t interval over seeds; ▲/▼: better / worse than "
+             f"scratch on that target ({test}), with the false discovery rate over the table's {tests} tests held at "
+             f"{100 * ALPHA:g}% (Benjamini-Hochberg).", table(["method", *pt.targets], rows)]
     cites = {ref.citation for ref in refs}
     if cites:
         parts.append("Published: " + "; ".join(sorted(cites)))
     if pt.gaps:
         others = [*pt.targets[1:], "mean"]
         parts.append(f"{gap}Transfer gap: {pt.source} minus each target (lower: less is lost away from the source), "
-                     "per seed, mean ± half the 95% interval.")
+                     f"per seed, mean ± half the {LEVEL} t interval.")
         parts.append(table(["method", *others],
                            [[m, *(_target_cell(pt.gaps[m].get(t)) for t in others)] for m in order if m in pt.gaps]))
     return parts
@@ -666,6 +722,8 @@ def _scope(ref: Reference) -> str:
 
 def _comparisons(lb: Leaderboard, task: str, budget: int, opts: str) -> list[str]:
     return [f"{c.a} vs {c.b}: {_gain(c.difference)} {_ci(c.ci)} {_verdict_mark(c.verdict)}"
+            + (f" ({SEEDS_HEADER}: {_seeds_needed(c.seeds_needed, c.seeds_needed_capped)})"
+               if c.seeds_needed is not None else "")
             for c in lb.comparisons if (c.task, c.budget, c.options) == (task, budget, opts)]
 
 
@@ -735,8 +793,8 @@ def render(lb: Leaderboard, fmt: str = "table", plot: str | None = None, plots: 
         title = _setting_title(lb, task, budget, opts)
         parts.append(f"## {title}" if md else f"\n{title}")
         parts.append(table(_headers(lb, task), [_cells(lb, r) for r in rows]))
-        parts += [f"- {line}" if md else f"  {line}"
-                  for line in _comparisons(lb, task, budget, opts) + _references(lb, (task, budget, opts))]
+        parts += [f"- {line}" if md else f"  {line}" for line in [
+            _test_line(lb, task), *_comparisons(lb, task, budget, opts), *_references(lb, (task, budget, opts))]]
         parts += _per_target_parts(lb, (task, budget, opts), table)
         if md and (task, budget, opts) == next(s for s in lb.settings() if s[0] == task):
             for kind, caption, _ in _task_plots(lb, task):
@@ -752,8 +810,12 @@ def render(lb: Leaderboard, fmt: str = "table", plot: str | None = None, plots: 
         if plot and md:
             parts.append(f"\n![normalized scores]({plot})")
     parts.append(
-        ("" if md else "\n") + "Intervals: 95% percentile bootstrap over seeds. 'better' / 'negative transfer': "
-        "the gain's interval excludes zero; otherwise no significant difference."
+        ("" if md else "\n") + f"Intervals: {LEVEL} Student-t over seeds. Verdicts test the gain over scratch at "
+        f"{100 * ALPHA:g}% (the test is named under each table): 'better' / 'negative transfer' (worse than "
+        "scratch) where significant, else no significant difference; head-to-head lines say better / worse. A "
+        f"verdict needs at least 3 seeds per method; reference rows are never ranked. '{SEEDS_HEADER}': where "
+        f"the gain is not significant, the seeds per method at which a difference as large as the observed one "
+        f"would be detected {100 * POWER:g}% of the time (given the observed spread; '>N' past N)."
     )
     if any(r.data_saved is not None for r in lb.rows):
         parts.append(
@@ -802,13 +864,14 @@ def plot_normalized(lb: Leaderboard, path: Path) -> Path | None:
     aggs = list(reversed(lb.aggregates))
     fig, ax = plt.subplots(figsize=(6.5, 0.6 * len(aggs) + 1.4))
     y = np.arange(len(aggs))
-    lo = [a.iqm - a.ci[0] if not math.isnan(a.ci[0]) else 0 for a in aggs]
-    hi = [a.ci[1] - a.iqm if not math.isnan(a.ci[1]) else 0 for a in aggs]
-    colors = ["tab:green" if a.ci[0] > 0 else "tab:red" if a.ci[1] < 0 else "tab:gray" for a in aggs]
+    cis = [a.ci or (a.iqm, a.iqm) for a in aggs]
+    lo = [a.iqm - ci[0] for a, ci in zip(aggs, cis, strict=True)]
+    hi = [ci[1] - a.iqm for a, ci in zip(aggs, cis, strict=True)]
+    colors = ["tab:green" if ci[0] > 0 else "tab:red" if ci[1] < 0 else "tab:gray" for ci in cis]
     ax.barh(y, [a.iqm for a in aggs], xerr=[lo, hi], color=colors, capsize=4, alpha=0.8)
     ax.axvline(0, color="black", linewidth=1)
     ax.set_yticks(y, [f"{a.method} ({a.tasks} task{'s' if a.tasks > 1 else ''})" for a in aggs])
-    ax.set_xlabel("normalized score vs scratch (IQM, 95% CI); 0 = scratch")
+    ax.set_xlabel(f"normalized score vs scratch (IQM, {LEVEL} CI); 0 = scratch")
     ax.set_title("transferbench: gain over the from-scratch baseline")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -890,8 +953,8 @@ class Robustness:
     task: str
     budget: int
     options: str
-    axes: dict[str, dict[str, list[tuple[float, float, tuple[float, float]]]]]
-    """axis -> method (in table order) -> [(axis value, mean over seeds, 95% bootstrap interval)] by value."""
+    axes: dict[str, dict[str, list[tuple[float, float, tuple[float, float] | None]]]]
+    """axis -> method (in table order) -> [(axis value, mean over seeds, t interval or None)] by value."""
 
 
 def robustness(lb: Leaderboard, task: str) -> Robustness | None:
@@ -908,10 +971,10 @@ def robustness(lb: Leaderboard, task: str) -> Robustness | None:
     methods = [r.method for r in lb.rows if (r.task, r.budget, r.options) == setting and grids.get(r.method)]
     if not methods:
         return None
-    axes: dict[str, dict[str, list[tuple[float, float, tuple[float, float]]]]] = {}
+    axes: dict[str, dict[str, list[tuple[float, float, tuple[float, float] | None]]]] = {}
     for axis in dict.fromkeys(a for m in methods for a in grids[m]):
         axes[axis] = {
-            m: [(v, float(np.mean(vals)), bootstrap_ci(vals)) for v, vals in sorted(grids[m][axis].items())]
+            m: [(v, float(np.mean(vals)), mean_ci(vals)) for v, vals in sorted(grids[m][axis].items())]
             for m in methods if axis in grids[m]
         }
     return Robustness(task, setting[1], setting[2], axes)
@@ -922,7 +985,7 @@ def plot_robustness(lb: Leaderboard, task: str, path: Path) -> Path | None:
 
     A single target score hides whether a method is robust or just tuned to that target; this
     shows the score as each axis of the perturbation grid moves (one subplot per axis, mean and
-    95% bootstrap band over seeds). None when the task has no such breakdown (see :func:`robustness`).
+    95% t band over seeds). None when the task has no such breakdown (see :func:`robustness`).
     """
     rob = robustness(lb, task)
     if rob is None:
@@ -941,13 +1004,9 @@ def plot_robustness(lb: Leaderboard, task: str, path: Path) -> Path | None:
     fig, axs = plt.subplots(nrows, ncols, figsize=(4.3 * ncols, 3.4 * nrows + 0.6), squeeze=False)
     for ax, (axis, lines) in zip(axs.flat, rob.axes.items(), strict=False):
         for method, points in lines.items():
-            x = [v for v, _, _ in points]
-            ax.plot(x, [mean for _, mean, _ in points], marker="o", color=colors[method],
-                    label=method + (" (reference)" if roles[method] == "reference" else ""),
-                    linestyle="--" if roles[method] == "reference" else "-",
-                    linewidth=2.5 if roles[method] == "scratch" else 1.5)
-            ax.fill_between(x, [ci[0] for _, _, ci in points], [ci[1] for _, _, ci in points],
-                            color=colors[method], alpha=0.15)
+            _band(ax, [v for v, _, _ in points], [(mean, ci) for _, mean, ci in points],
+                  label=method + (" (reference)" if roles[method] == "reference" else ""),
+                  **{**_line_style(roles[method]), "color": colors[method]})
         ax.set_xlabel(axis)
         ax.grid(alpha=0.3)
     for ax in axs.flat[len(rob.axes):]:
@@ -974,7 +1033,7 @@ class DataEfficiency:
     """The plot's name beside the task's (:func:`task_plot_name`): ``data-efficiency``, suffixed by a
     filesystem-safe form of :attr:`label` when the task has several settings."""
     lines: dict[str, list[tuple[int, float, tuple[float, float] | None]]]
-    """method -> [(budget, mean over seeds, 95% bootstrap interval or None)] by budget; scratch first."""
+    """method -> [(budget, mean over seeds, 95% t interval or None)] by budget; scratch first."""
     roles: dict[str, str]
 
 
@@ -1042,7 +1101,7 @@ def _line_style(role: str) -> dict[str, Any]:
 def plot_data_efficiency(lb: Leaderboard, curve: DataEfficiency, path: Path) -> Path:
     """A PNG of the main metric against the target budget (log axis), one line per method.
 
-    Mean over seeds with its 95% bootstrap band (the rows' intervals, from :mod:`bench.stats`);
+    Mean over seeds with its 95% t band (the rows' intervals, from :mod:`bench.stats`);
     reference methods dashed, scratch black. How far a transfer line sits left of scratch's at
     the same height is the data it saves (the tables' 'scratch data to match').
     """
@@ -1111,7 +1170,7 @@ def _rest_label(rest: Mapping[str, Any], settings: Mapping[str, Mapping[str, Any
 
 
 def plot_sweep(lb: Leaderboard, sweep: Sweep, path: Path) -> Path:
-    """The main metric against a swept option's value: one line per method, mean and 95% bootstrap
+    """The main metric against a swept option's value: one line per method, mean and 95% t
     band over seeds, one panel per other setting (budget, other options that vary). Numeric values
     go on a linear axis (the distance between values means something, e.g. transferred units),
     others (strings, booleans) on evenly spaced categories."""

@@ -1,58 +1,223 @@
-"""Statistics for few-seed benchmarks: bootstrap intervals and the interquartile mean.
+"""Statistics for few-seed benchmarks: intervals, tests and verdicts that hold at 2-10 seeds.
 
-With three to ten seeds per (task, method), a mean alone ranks noise. Every number the
-leaderboard shows comes with a percentile-bootstrap interval, and a difference is called
-significant only when its interval excludes zero. Across tasks, scores are aggregated with the
-interquartile mean (IQM) and stratified bootstrap intervals, following Agarwal et al. (2021),
-"Deep Reinforcement Learning at the Edge of the Statistical Precipice". The resampling uses a
-fixed generator, so the same records always give the same leaderboard.
+Users run three to ten seeds per (task, method). At those counts the percentile bootstrap of a
+mean ignores the uncertainty of the standard deviation itself and under-covers (70% for a nominal
+95% at three seeds), so one "significant" finding in five is noise (Colas, Sigaud & Oudeyer 2018,
+"How Many Random Seeds?"; Colas et al. 2019, "A Hitchhiker's Guide to Statistical Comparisons of
+Reinforcement Learning Algorithms"). Here instead:
+
+- the interval of a mean is Student's t interval;
+- a difference between two methods is tested with the paired t-test over the seeds both ran
+  where the task says its seeds pair (every method of a seed sees the same target data and
+  evaluation episodes, so the shared noise cancels), else with Welch's t-test;
+- a verdict needs at least three seeds (three pairs) per method: two give a point estimate and
+  a wide interval, one no interval;
+- a table of many verdicts (one per method and target) controls its false discovery rate with
+  the Benjamini-Hochberg procedure;
+- where a difference is not significant, :func:`seeds_for_power` says how many seeds per method
+  would detect the observed effect with 80% power (if it were the true one).
+
+Across tasks (Agarwal et al. 2021, "Deep Reinforcement Learning at the Edge of the Statistical
+Precipice"): the interquartile mean of gains relative to scratch, and the probability that a
+method's run beats scratch's, each with a stratified bootstrap interval that resamples scratch's
+runs too. Resampling uses a fixed generator, so the same records always give the same numbers.
+``tests/bench/test_stats.py`` checks every one of these claims by simulation with known truth.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-__all__ = ["DEFAULT_RESAMPLES", "bootstrap_ci", "difference_ci", "iqm", "stratified_iqm_ci"]
+__all__ = [
+    "ALPHA",
+    "BETTER",
+    "DEFAULT_RESAMPLES",
+    "MIN_SEEDS_FOR_VERDICT",
+    "NS",
+    "POWER",
+    "SEEDS_CAP",
+    "TOO_FEW",
+    "WORSE",
+    "Difference",
+    "compare",
+    "benjamini_hochberg",
+    "iqm",
+    "mean_ci",
+    "paired_t",
+    "normalized_iqm_ci",
+    "probability_of_improvement",
+    "seeds_for_power",
+    "t_interval",
+    "welch_t",
+]
 
+ALPHA = 0.05
+"""The level of every test; intervals are at 1 - ALPHA."""
+POWER = 0.8
+MIN_SEEDS_FOR_VERDICT = 3
+SEEDS_CAP = 50
+""":func:`seeds_for_power` answers '>SEEDS_CAP' beyond this: no benchmark reruns more."""
 DEFAULT_RESAMPLES = 5000
+BETTER, WORSE, NS, TOO_FEW = "better", "worse", "n.s.", "too few seeds"
 Interval = tuple[float, float]
 
 
-def _percentiles(stats: np.ndarray, confidence: float) -> Interval:
-    alpha = (1 - confidence) / 2
-    lo, hi = np.quantile(stats, [alpha, 1 - alpha])
-    return float(lo), float(hi)
+def t_interval(x: np.ndarray, alpha: float = ALPHA) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and half-width of Student's t interval along the last axis (at least two values)."""
+    from scipy import stats as sps  # here, not at import: the CLI starts without scipy
+    n = x.shape[-1]
+    half = sps.t.ppf(1 - alpha / 2, n - 1) * x.std(axis=-1, ddof=1) / np.sqrt(n)
+    return x.mean(axis=-1), half
 
 
-def bootstrap_ci(
-    values: Sequence[float], confidence: float = 0.95, resamples: int = DEFAULT_RESAMPLES, seed: int = 0
-) -> Interval:
-    """Percentile-bootstrap interval of the mean; (nan, nan) for fewer than two values."""
+def mean_ci(values: Sequence[float], alpha: float = ALPHA) -> Interval | None:
+    """Student's t interval of the mean at level 1 - alpha; None for fewer than two values."""
     x = np.asarray(values, dtype=float)
     if len(x) < 2:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, len(x), (resamples, len(x)))].mean(axis=1)
-    return _percentiles(means, confidence)
+        return None
+    m, half = t_interval(x, alpha)
+    return float(m - half), float(m + half)
 
 
-def difference_ci(
-    a: Sequence[float],
-    b: Sequence[float],
-    confidence: float = 0.95,
-    resamples: int = DEFAULT_RESAMPLES,
-    seed: int = 0,
-) -> Interval:
-    """Interval of mean(a) - mean(b), resampling each group on its own (runs are not paired)."""
-    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if len(x) < 2 or len(y) < 2:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    mx = x[rng.integers(0, len(x), (resamples, len(x)))].mean(axis=1)
-    my = y[rng.integers(0, len(y), (resamples, len(y)))].mean(axis=1)
-    return _percentiles(mx - my, confidence)
+def paired_t(d: np.ndarray, alpha: float = ALPHA) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean difference, half-width of its interval, two-sided p) of per-seed differences along the last axis."""
+    n = d.shape[-1]
+    est, sd = d.mean(axis=-1), d.std(axis=-1, ddof=1)
+    return _t_test(est, sd / np.sqrt(n), np.full_like(est, n - 1.0), alpha)
+
+
+def welch_t(x: np.ndarray, y: np.ndarray, alpha: float = ALPHA) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean(x) - mean(y), half-width of its interval, two-sided p) with Welch's t-test along the last axis."""
+    nx, ny = x.shape[-1], y.shape[-1]
+    vx, vy = x.var(axis=-1, ddof=1) / nx, y.var(axis=-1, ddof=1) / ny
+    se = np.sqrt(vx + vy)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df = np.where(se > 0, (vx + vy) ** 2 / (vx**2 / (nx - 1) + vy**2 / (ny - 1)), nx + ny - 2.0)
+    return _t_test(x.mean(axis=-1) - y.mean(axis=-1), se, df, alpha)
+
+
+def _t_test(est: np.ndarray, se: np.ndarray, df: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray,
+                                                                                      np.ndarray]:
+    from scipy import stats as sps  # here, not at import: the CLI starts without scipy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(se > 0, np.abs(est) / se, np.where(est == 0, 0.0, np.inf))
+    return est, sps.t.ppf(1 - alpha / 2, df) * se, 2 * sps.t.sf(t, df)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """``a`` minus ``b``, signed so that positive means ``a`` is better, with its test."""
+
+    estimate: float
+    ci: Interval | None
+    p: float | None
+    test: str
+    """'paired t' or 'Welch t'."""
+    n: int
+    """Seeds per method the test used (pairs for the paired test, the smaller group for Welch)."""
+    verdict: str
+    """:data:`BETTER`, :data:`WORSE`, :data:`NS` or :data:`TOO_FEW`."""
+    spreads: tuple[float, ...] = ()
+    """The standard deviation(s) behind the test: of the per-seed differences (paired), or of each group."""
+    alpha: float = ALPHA
+
+    @property
+    def seeds_needed(self) -> tuple[int | None, bool] | None:
+        """Where not significant: seeds per method that would detect the observed effect with
+        :data:`POWER` at this test's level (see :func:`seeds_for_power`); None elsewhere."""
+        if self.verdict != NS or not self.spreads:
+            return None
+        return seeds_for_power(self.estimate, self.spreads, alpha=self.alpha)
+
+    def with_verdict(self, significant: bool) -> Difference:
+        """The same difference under another decision (a multiple-comparison procedure's)."""
+        if self.verdict == TOO_FEW:
+            return self
+        return replace(self, verdict=(BETTER if self.estimate > 0 else WORSE) if significant else NS)
+
+
+def compare(a: Mapping[int, float], b: Mapping[int, float], *, paired: bool, higher_is_better: bool = True,
+            alpha: float = ALPHA) -> Difference:
+    """Test mean(a) - mean(b) over seeds (seed -> score), paired by seed or with Welch's t-test.
+
+    Paired uses the seeds both ran (a seed only one method ran adds nothing to a paired
+    difference); its interval is that of the mean per-seed difference.
+    """
+    sign = 1.0 if higher_is_better else -1.0
+    test = "paired t" if paired else "Welch t"
+    if paired:
+        common = sorted(set(a) & set(b))
+        d = sign * np.array([a[s] - b[s] for s in common], dtype=float)
+        n = len(d)
+        if n < 2:
+            return Difference(float(d.mean()) if n else float("nan"), None, None, test, n, TOO_FEW)
+        est, half, p = paired_t(d, alpha)
+        spreads: tuple[float, ...] = (float(d.std(ddof=1)),)
+    else:
+        x, y = (sign * np.asarray(list(v.values()), dtype=float) for v in (a, b))
+        n = min(len(x), len(y))
+        if n < 2:
+            return Difference(float(x.mean() - y.mean()) if n else float("nan"), None, None, test, n, TOO_FEW)
+        est, half, p = welch_t(x, y, alpha)
+        spreads = (float(x.std(ddof=1)), float(y.std(ddof=1)))
+    e, h = float(est), float(half)
+    verdict = TOO_FEW if n < MIN_SEEDS_FOR_VERDICT else (BETTER if e > 0 else WORSE) if p < alpha else NS
+    return Difference(e, (e - h, e + h), float(p), test, n, verdict, spreads, alpha)
+
+
+def seeds_for_power(effect: float, spreads: Sequence[float], *, alpha: float = ALPHA, power: float = POWER,
+                    cap: int = SEEDS_CAP) -> tuple[int | None, bool]:
+    """Seeds per method at which a two-sided t-test at ``alpha`` detects ``effect`` with ``power``.
+
+    ``spreads`` is one standard deviation (of the per-seed differences: the paired test) or two
+    (of each method's scores: Welch's test with as many seeds for both). The power of each n is
+    exact under normal scores, from the noncentral t distribution (Colas et al. 2018 do the same
+    with a normal approximation). Returns (n, False), or (cap, True) when even ``cap`` seeds fall
+    short, and (None, False) when the spread is zero (nothing to estimate).
+    """
+    from scipy import stats as sps  # here, not at import: the CLI starts without scipy
+    n = np.arange(MIN_SEEDS_FOR_VERDICT, cap + 1, dtype=float)
+    if len(spreads) == 1:
+        sd = spreads[0]
+        if not sd > 0:
+            return None, False
+        df, se = n - 1, sd / np.sqrt(n)
+    else:
+        va, vb = (s**2 for s in spreads)
+        if not va + vb > 0:
+            return None, False
+        se = np.sqrt((va + vb) / n)
+        df = (va + vb) ** 2 / ((va**2 + vb**2) / (n - 1))
+    delta = abs(effect) / se
+    crit = sps.t.ppf(1 - alpha / 2, df)
+    # P(T > crit) + P(T < -crit); the lower tail as sf(crit, df, -delta), since cdf(-crit, df, delta) is NaN
+    # for a large delta.
+    reached = sps.nct.sf(crit, df, delta) + sps.nct.sf(crit, df, -delta) >= power
+    if not reached.any():
+        return cap, True
+    return int(n[np.argmax(reached)]), False
+
+
+def benjamini_hochberg(pvalues: Sequence[float | None], alpha: float = ALPHA) -> list[bool]:
+    """Which hypotheses to reject so that the expected share of false rejections is at most ``alpha``.
+
+    Benjamini & Hochberg (1995), through scipy's ``false_discovery_control``. Where no hypothesis
+    is false (a table with no real difference) this is the chance of any rejection at all, also at
+    most ``alpha``; where many are (transfer helps in most languages) it keeps the power that a
+    family-wise correction such as Holm's gives up at three seeds. None (a test that could not be
+    made) is never rejected and does not count in the family.
+    """
+    from scipy import stats as sps  # here, not at import: the CLI starts without scipy
+    idx = [i for i, p in enumerate(pvalues) if p is not None]
+    reject = [False] * len(pvalues)
+    if idx:
+        adjusted = sps.false_discovery_control([pvalues[i] for i in idx], method="bh")
+        for i, q in zip(idx, adjusted, strict=True):
+            reject[i] = bool(q <= alpha)
+    return reject
 
 
 def _trimmed_mean(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -67,22 +232,78 @@ def iqm(values: Sequence[float] | np.ndarray) -> float:
     return float(_trimmed_mean(np.asarray(values, dtype=float)))
 
 
-def stratified_iqm_ci(
-    per_task: Sequence[Sequence[float]],
-    confidence: float = 0.95,
-    resamples: int = DEFAULT_RESAMPLES,
-    seed: int = 0,
-    statistic: Callable[[np.ndarray], float] = iqm,
-) -> tuple[float, Interval]:
-    """IQM over all runs of all tasks, with runs resampled within each task (stratified)."""
-    groups = [np.asarray(g, dtype=float) for g in per_task if len(g)]
-    pooled = np.concatenate(groups)
-    point = statistic(pooled)
-    if len(pooled) < 2:
-        return point, (float("nan"), float("nan"))
+@dataclass(frozen=True)
+class TaskRuns:
+    """One task's scores of a method and of scratch in one setting, and which direction is better."""
+
+    method: Sequence[float]
+    scratch: Sequence[float]
+    higher_is_better: bool = True
+
+
+def _expanded(x: np.ndarray) -> np.ndarray:
+    """The values spread about their mean by sqrt(n / (n - 1)), to resample from.
+
+    A bootstrap of n values under-states their variance by (n - 1) / n; at three seeds per task
+    the plain stratified percentile interval covers about 90% for a nominal 95%, the expanded one
+    95% (Hesterberg 2015, "What Teachers Should Know About the Bootstrap"; checked in the tests).
+    """
+    n = len(x)
+    return x if n < 2 else x.mean() + np.sqrt(n / (n - 1)) * (x - x.mean())
+
+
+def _stratified(tasks: Sequence[TaskRuns], statistic: Callable[[list[np.ndarray], list[np.ndarray]], np.ndarray],
+                alpha: float, resamples: int, seed: int) -> tuple[float, Interval | None]:
+    """``statistic(methods, scratches)`` on the data, with the percentile interval of its value on
+    stratified resamples (within each task) of the method's runs and of scratch's, both expanded."""
+    used = [t for t in tasks if len(t.method) and len(t.scratch)]
+    if not used:
+        return float("nan"), None
+    signs = [1.0 if t.higher_is_better else -1.0 for t in used]
+    ms = [s * np.asarray(t.method, dtype=float)[None, :] for s, t in zip(signs, used, strict=True)]
+    ss = [s * np.asarray(t.scratch, dtype=float)[None, :] for s, t in zip(signs, used, strict=True)]
+    point = float(statistic(ms, ss)[0])
+    if sum(m.shape[1] for m in ms) < 2:
+        return point, None
     rng = np.random.default_rng(seed)
-    samples = np.concatenate(
-        [g[rng.integers(0, len(g), (resamples, len(g)))] for g in groups], axis=1
-    )
-    stats = _trimmed_mean(samples, axis=1) if statistic is iqm else np.apply_along_axis(statistic, 1, samples)
-    return point, _percentiles(np.asarray(stats), confidence)
+    rm = [_expanded(m[0])[rng.integers(0, m.shape[1], (resamples, m.shape[1]))] for m in ms]
+    rs = [_expanded(s[0])[rng.integers(0, s.shape[1], (resamples, s.shape[1]))] for s in ss]
+    boot = statistic(rm, rs)
+    lo, hi = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
+    return point, (float(lo), float(hi))
+
+
+def _relative_gains(methods: list[np.ndarray], scratches: list[np.ndarray]) -> np.ndarray:
+    cols = []
+    for m, s in zip(methods, scratches, strict=True):
+        s0 = s.mean(axis=1, keepdims=True)
+        cols.append((m - s0) / np.maximum(np.abs(s0), 1e-12))
+    return _trimmed_mean(np.concatenate(cols, axis=1), axis=1)
+
+
+def normalized_iqm_ci(tasks: Sequence[TaskRuns], alpha: float = ALPHA, resamples: int = DEFAULT_RESAMPLES,
+                      seed: int = 0) -> tuple[float, Interval | None]:
+    """IQM over all runs of all tasks of the gain relative to scratch, (method - scratch) / |scratch|.
+
+    Scratch's mean is resampled with the method's runs, so its own uncertainty widens the interval.
+    """
+    return _stratified(tasks, _relative_gains, alpha, resamples, seed)
+
+
+def _improvement(methods: list[np.ndarray], scratches: list[np.ndarray]) -> np.ndarray:
+    per_task = []
+    for m, s in zip(methods, scratches, strict=True):
+        wins = (m[:, :, None] > s[:, None, :]).mean(axis=(1, 2)) + 0.5 * (m[:, :, None] == s[:, None, :]).mean(
+            axis=(1, 2))
+        per_task.append(wins)
+    return np.mean(per_task, axis=0)
+
+
+def probability_of_improvement(tasks: Sequence[TaskRuns], alpha: float = ALPHA, resamples: int = DEFAULT_RESAMPLES,
+                               seed: int = 0) -> tuple[float, Interval | None]:
+    """P(a run of the method beats a run of scratch), averaged over tasks (rliable's definition).
+
+    Per task it is the Mann-Whitney U statistic over all pairs of runs divided by their number (a
+    tie counts one half); 0.5 means no better than scratch.
+    """
+    return _stratified(tasks, _improvement, alpha, resamples, seed)

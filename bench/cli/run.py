@@ -8,22 +8,42 @@ and the same command resumes.
 --sweep NAME=V1,V2 multiplies the grid over the values of a task option (repeat it for the
 cartesian product of several); each run's record carries its value and the leaderboard plots the
 main metric against it. --model X is --set options.model=X for tasks with a backbone option.
+
+--seeds auto[:MAX] runs seeds 0, 1, 2 first (the runs --seeds 3 makes), then gives each method
+the seeds, at most MAX (default 10), that its comparisons need to detect a gain of --min-gain
+(default 0.05) times scratch's mean with 80% power, judged from the pilot's spread alone, and
+runs those. The decision is saved in the results directory, so the same command resumes it.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+from bench import autoseeds
 from bench import leaderboard as lbmod
 from bench.cli._common import add_results_dir, csv_list, registry
-from bench.config import RunConfig, build_config, parse_seeds, parse_sweep
+from bench.config import RunConfig, build_config, parse_seeds, parse_seeds_auto, parse_sweep
 from bench.errors import UsageError
 from bench.hardware import resolve_device
 from bench.registry import Registry
-from bench.runner import Job, make_executor, pending_jobs, plan, run_grid, select_tasks, task_selection
+from bench.runner import (
+    Executor,
+    Job,
+    RunSummary,
+    make_executor,
+    pending_jobs,
+    plan,
+    run_grid,
+    select_tasks,
+    task_selection,
+)
+from bench.stats import POWER
 from bench.store import ResultStore
 
 HELP = "run tasks x methods x seeds and print the leaderboard"
@@ -36,11 +56,22 @@ def _budgets(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"--budget {text!r} is not an integer or a comma-separated list") from None
 
 
-def _seeds(text: str) -> list[int]:
+def _seeds(text: str) -> list[int] | str:
+    """A list of seeds, or ``auto[:MAX]`` checked here and resolved by the config."""
     try:
-        return parse_seeds(text)
+        return text.strip() if parse_seeds_auto(text) is not None else parse_seeds(text)
     except UsageError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _min_gain(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"--min-gain {text!r} is not a number above 0 (e.g. 0.05, a 5% gain)")
+    return value
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,8 +80,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="task id, e.g. vision/SynthDigits-v0 (repeat or comma-separate for several)")
     p.add_argument("--method", action="append", type=csv_list, metavar="NAME",
                    help="method to run (repeat or comma-separate; default: all a task implements; scratch always runs)")
-    p.add_argument("--seeds", type=_seeds, metavar="N|LIST",
-                   help="number of seeds (default 3, i.e. 0,1,2) or a comma-separated list of seeds")
+    p.add_argument("--seeds", type=_seeds, metavar="N|LIST|auto[:MAX]",
+                   help="number of seeds (default 3, i.e. 0,1,2), a comma-separated list of seeds, or auto[:MAX]: "
+                   "seeds 0,1,2 first, then as many per method (at most MAX, default 10) as its comparisons need "
+                   "to detect --min-gain with 80%% power, judged from those three seeds' spread")
+    p.add_argument("--min-gain", type=_min_gain, metavar="G",
+                   help="with --seeds auto: the smallest gain worth detecting, as a fraction of scratch's mean "
+                   "(default 0.05)")
     p.add_argument("--budget", type=_budgets, metavar="B[,B...]",
                    help="target budget(s) in the task's unit, e.g. labels per class (default: the task's)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where models train (default: auto)")
@@ -106,6 +142,16 @@ def _print_plan(jobs: list[Job], todo: list[Job], workers: int, swept: Sequence[
     print(line)
 
 
+def _executors(config: RunConfig) -> Callable[[int], Executor]:
+    """An executor for a grid of so many pending runs: local processes sized to it, or the one cluster engine."""
+    if config.executor == "local":
+        return lambda pending: make_executor(config.processes, pending)
+    from bench.cluster import cluster_executor
+
+    engine = cluster_executor(config)
+    return lambda pending: engine
+
+
 def _check_model(model: str, config: RunConfig, reg: Registry) -> None:
     """``--model`` is sugar for ``--set options.model=...``; said in its own words when no task takes it.
 
@@ -120,10 +166,87 @@ def _check_model(model: str, config: RunConfig, reg: Registry) -> None:
         )
 
 
+def _with_progress(jobs: list[Job], config: RunConfig, progress: bool, pending: int) -> list[Job]:
+    """A run shows its own progress where it runs alone in this process (one worker, locally)."""
+    if min(config.processes, pending) <= 1 and progress and config.executor == "local":
+        return [replace(j, show_progress=True) for j in jobs]
+    return jobs
+
+
+def _merged(a: RunSummary, b: RunSummary) -> RunSummary:
+    """The pilot's and the top-up's runs as one grid's (workers: the larger, so overhead is not under-stated)."""
+    return RunSummary(ran=a.ran + b.ran, skipped=a.skipped + b.skipped, wall_s=a.wall_s + b.wall_s,
+                      workers=max(a.workers, b.workers))
+
+
+def _decision_file(config: RunConfig, jobs: list[Job]) -> tuple[dict[str, Any], Path]:
+    """The grid's config and the file its decision is kept in."""
+    assert config.seeds_auto is not None
+    grid = autoseeds.grid_config(jobs, config.options, config.sweep, config.seeds_auto, config.min_gain)
+    return grid, autoseeds.decision_path(config.results_dir, grid)
+
+
+def _auto_decision(config: RunConfig, jobs: list[Job],
+                   reg: Registry) -> tuple[list[autoseeds.Decision], Path, bool]:
+    """The decision on the pilot's records: the saved one if made on these records, else a new one, saved."""
+    assert config.seeds_auto is not None
+    grid, path = _decision_file(config, jobs)
+    records = autoseeds.pilot_records(jobs)
+    pilot = autoseeds.fingerprint(jobs, records)
+    decisions = autoseeds.load(path, pilot)
+    if decisions is not None:
+        return decisions, path, True
+    decisions = autoseeds.decide(records, reg.tasks, config.seeds_auto, config.min_gain)
+    autoseeds.save(path, grid, pilot, decisions)
+    return decisions, path, False
+
+
+def _top_up(config: RunConfig, jobs: list[Job], reg: Registry, executor: Callable[[int], Executor],
+            progress: bool, show: bool) -> RunSummary:
+    """Decide on the pilot, say what and why, and run the extra seeds like any grid."""
+    decisions, path, reused = _auto_decision(config, jobs, reg)
+    for d in decisions:
+        print(autoseeds.describe(d, list(config.sweep)), file=sys.stderr)
+    extra = autoseeds.top_up(jobs, decisions)
+    todo = pending_jobs(extra, config.force)[0]
+    extra = _with_progress(extra, config, show, len(todo))
+    print(f"bench: seeds auto: {len(extra)} run(s) beyond the pilot, {len(todo)} to run; decision "
+          f"{'reused from' if reused else 'saved in'} {path}", file=sys.stderr)
+    return run_grid(extra, executor(len(todo)), force=config.force, progress=progress)
+
+
+def _auto_dry_run(config: RunConfig, jobs: list[Job], pilot_todo: int, workers: int) -> None:
+    """Say that the top-up is decided after the pilot, or show the saved decision made on these records.
+
+    A pilot with runs still to make (or ``--force``) changes its records, so a saved decision would
+    be made again after it.
+    """
+    _, path = _decision_file(config, jobs)
+    decisions = None
+    if not pilot_todo:
+        decisions = autoseeds.load(path, autoseeds.fingerprint(jobs, autoseeds.pilot_records(jobs)))
+    if decisions is None:
+        why = (" (--force runs it again)" if config.force else "" if pilot_todo or not path.exists() else
+               f" ({path} was decided on other pilot records)")
+        print(f"seeds auto: the runs above are the pilot{why}; after it, each method gets the seeds (at most "
+              f"{config.seeds_auto}) that detect a gain of {100 * config.min_gain:.3g}% of scratch's mean with "
+              f"{POWER:.0%} power, judged from the pilot's spread")
+        return
+    print(f"\nseeds auto: decided on these pilot records ({path}):")
+    for d in decisions:
+        print(autoseeds.describe(d, list(config.sweep)).removeprefix("bench: seeds auto: "))
+    extra = autoseeds.top_up(jobs, decisions)
+    todo = pending_jobs(extra, config.force)[0]
+    if extra:
+        print()
+        _print_plan(extra, todo, max(1, min(workers, len(todo))), list(config.sweep))
+
+
 def main(args: argparse.Namespace) -> int:
     flags = {
         "suite": args.suite, "tasks": _flatten(args.task), "methods": _flatten(args.method),
-        "seeds": args.seeds, "budgets": args.budget, "device": args.device, "workers": args.workers,
+        "seeds": args.seeds, "min_gain": args.min_gain, "budgets": args.budget, "device": args.device,
+        "workers": args.workers,
         "results_dir": args.results_dir, "force": True if args.force else None, "executor": args.executor,
         "ray": {"address": args.ray_address} if args.ray_address else None,
         "sweep": parse_sweep(args.sweep) or None,
@@ -133,6 +256,8 @@ def main(args: argparse.Namespace) -> int:
     reg = registry()
     if args.model is not None:
         _check_model(args.model, config, reg)
+    if args.min_gain is not None and config.seeds_auto is None:
+        print("bench: warning: --min-gain is used only with --seeds auto", file=sys.stderr)
     jobs = plan(config, reg, "cpu")  # names and values are checked before torch is imported
     for task, why in task_selection(config, reg)[1]:
         print(f"bench: {task} left out: {why}", file=sys.stderr)
@@ -142,19 +267,17 @@ def main(args: argparse.Namespace) -> int:
     progress = not args.no_progress and sys.stderr.isatty()
     pending = len(pending_jobs(jobs, config.force)[0])
     workers = max(1, min(config.processes, pending))
-    if workers == 1 and progress and config.executor == "local":
-        jobs = [Job(**{**j.__dict__, "show_progress": True}) for j in jobs]
+    jobs = _with_progress(jobs, config, progress, pending)
     if args.dry_run:
         todo, _ = pending_jobs(jobs, config.force)
         _print_plan(jobs, todo, workers, list(config.sweep))
+        if config.seeds_auto is not None:
+            _auto_dry_run(config, jobs, len(todo), config.processes)
         return 0
-    if config.executor == "local":
-        executor = make_executor(config.processes, pending)
-    else:
-        from bench.cluster import cluster_executor
-
-        executor = cluster_executor(config)
-    summary = run_grid(jobs, executor, force=config.force, progress=not args.no_progress)
+    executor = _executors(config)
+    summary = run_grid(jobs, executor(pending), force=config.force, progress=not args.no_progress)
+    if config.seeds_auto is not None:
+        summary = _merged(summary, _top_up(config, jobs, reg, executor, not args.no_progress, progress))
     store = ResultStore(config.results_dir)
     loaded = store.load()
     tasks = {j.spec.id for j in jobs}

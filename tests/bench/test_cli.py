@@ -102,19 +102,22 @@ def test_a_duplicate_task_id_names_both_sources(toy_site, tmp_path):
     assert "registered twice" in proc.stderr and "toy_plugin" in proc.stderr and "twin_plugin" in proc.stderr
 
 
-def test_run_prints_leaderboard_writes_files_and_exit_status_reports_failures(toy_site, tmp_path):
-    proc = bench_cli("run", "--task", TOY, "--results-dir", "res", "--set", "options.fail=zero-shot",
-                     cwd=tmp_path, sites=(toy_site,))
+def test_run_prints_leaderboard_writes_files_and_exit_status_reports_failures(toy_site, with_site, tmp_path, capsys):
+    proc = bench_cli("run", "--task", TOY, "--results-dir", "res", "--set", "options.fail=zero-shot", "--seeds", "6",
+                     cwd=tmp_path, sites=(toy_site,))  # scratch's error varies too much for a verdict at 3 seeds
     assert proc.returncode == 1, proc.stderr
     assert "toy/Linear-v0 — budget 4 — mse (lower is better)" in proc.stdout
-    assert "(+3 failed)" in proc.stdout and "run failed: toy/Linear-v0 zero-shot seed 0" in proc.stderr
+    assert "(+6 failed)" in proc.stdout and "run failed: toy/Linear-v0 zero-shot seed 0" in proc.stderr
     assert (tmp_path / "res" / "leaderboard.md").exists() and (tmp_path / "res" / "leaderboard.png").exists()
-    lb = json.loads(bench_cli("leaderboard", "--results-dir", "res", "--format", "json", cwd=tmp_path,
-                              sites=(toy_site,), check=True).stdout)
+    from bench.cli import main
+
+    assert main(["leaderboard", "--results-dir", str(tmp_path / "res"), "--format", "json"]) == 0
+    lb = json.loads(capsys.readouterr().out)
     rows = {r["method"]: r for r in lb["rows"]}
     assert rows["fine-tune"]["verdict"] == "better" and rows["ridge-oracle"]["role"] == "reference"
 
 
+@pytest.mark.slow
 def test_dry_run_prints_grid_and_estimate_and_runs_nothing(toy_site, tmp_path):
     proc = bench_cli("run", "--task", TOY, "--dry-run", "--results-dir", "res", cwd=tmp_path,
                      sites=(toy_site,), check=True)
@@ -143,8 +146,16 @@ def test_a_sweep_runs_every_value_and_the_dry_run_shows_it(toy_site, tmp_path):
 
 
 def test_corrupt_and_foreign_files_are_reported_and_skipped(toy_site, tmp_path):
-    bench_cli("run", "--task", TOY, "--seeds", "2", "--results-dir", "res", cwd=tmp_path, sites=(toy_site,),
-              check=True)
+    from record_factory import make_record
+
+    from bench.store import ResultStore
+
+    store = ResultStore(tmp_path / "res")
+    for method, seed in (("scratch", 0), ("scratch", 1), ("fine-tune", 0)):
+        r = make_record(task=TOY, method=method, role="scratch" if method == "scratch" else "transfer", seed=seed)
+        path = store.path_for(r.task, r.method, r.seed, r.config_hash)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(r.to_json())
     records = sorted((tmp_path / "res").rglob("seed-*.json"))
     records[0].write_text(records[0].read_text()[:100])
     (tmp_path / "res" / "notes.json").write_text('{"hello": "world"}')
@@ -155,14 +166,17 @@ def test_corrupt_and_foreign_files_are_reported_and_skipped(toy_site, tmp_path):
     assert "toy/Linear-v0" in proc.stdout
 
 
-def test_show_and_cite(toy_site, tmp_path):
-    bench_cli("run", "--task", TOY, "--seeds", "1", "--results-dir", "res", cwd=tmp_path, sites=(toy_site,),
-              check=True)
+def test_show_and_cite(with_site, tmp_path, capsys):
+    from bench.cli import main
+
+    assert main(["run", "--task", TOY, "--seeds", "1", "--workers", "1", "--results-dir", str(tmp_path / "res")]) == 0
     rec = json.loads(next((tmp_path / "res").rglob("fine-tune/seed-0-*.json")).read_text())
-    show = bench_cli("show", rec["config_hash"][:10], "--results-dir", "res", cwd=tmp_path, sites=(toy_site,),
-                     check=True).stdout
+    capsys.readouterr()
+    assert main(["show", rec["config_hash"][:10], "--results-dir", str(tmp_path / "res")]) == 0
+    show = capsys.readouterr().out
     assert "fine-tune (transfer)  seed 0" in show and "mse=" in show and "harness" in show
-    cite = bench_cli("cite", "--results-dir", "res", cwd=tmp_path, sites=(toy_site,), check=True).stdout
+    assert main(["cite", "--results-dir", str(tmp_path / "res")]) == 0
+    cite = capsys.readouterr().out
     assert "@software{transferbench" in cite and "@inproceedings{yosinski2014transferable" in cite
     assert "% git revision:" in cite and "% hardware:" in cite
 
@@ -210,12 +224,13 @@ def test_readme_plugin_example_installs_with_pip_and_runs(tmp_path):
                     "--target", str(site), str(pkg)], check=True, capture_output=True)
     listed = bench_cli("list", "tasks", cwd=tmp_path, sites=(site,), check=True)
     assert "toy/NoisyLine-v0" in listed.stdout
-    ran = bench_cli("run", "--task", "toy/NoisyLine-v0", "--results-dir", "res", cwd=tmp_path, sites=(site,),
-                    check=True)
+    ran = bench_cli("run", "--task", "toy/NoisyLine-v0", "--seeds", "10", "--results-dir", "res", cwd=tmp_path,
+                    sites=(site,), check=True)
     assert "toy/NoisyLine-v0 — budget 5 — mse (lower is better)" in ran.stdout
     assert "fine-tune" in ran.stdout and "▲ better" in ran.stdout
 
 
+@pytest.mark.slow
 def test_stdout_carries_only_the_leaderboard_when_tasks_print(toy_site, tmp_path):
     proc = bench_cli("run", "--task", TOY, "--seeds", "2", "--results-dir", "res", "--format", "json",
                      "--set", "options.chatter=true", cwd=tmp_path, sites=(toy_site,), check=True)

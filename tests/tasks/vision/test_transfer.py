@@ -101,6 +101,7 @@ def test_linear_probe_reads_cached_features_built_once(tmp_path):
     assert first.cost.trainable_params == 1280 * 10 + 10
 
 
+@pytest.mark.slow
 def test_probe_units_concatenates_the_top_units_pooled_features(tmp_path):
     bb = EfficientNetBackbone(48).eval()
     x = bb.prepare((np.random.default_rng(0).random((2, 28, 28)) * 255).astype(np.uint8))
@@ -116,6 +117,7 @@ def test_probe_units_concatenates_the_top_units_pooled_features(tmp_path):
     assert r.artifacts[0]["hit"] is False  # its own features, not the one-unit artifact
 
 
+@pytest.mark.slow
 def test_partial_fine_tune_freezes_the_prefix_and_counts_parameters(tmp_path):
     r = _run("partial-fine-tune", tmp_path, trainable_units=2)
     assert r.extra["frozen_units"] == 7
