@@ -70,9 +70,9 @@ PILOT_SEEDS: Final = tuple(AUTO_PILOT)
 DEFAULT_MAX: Final = AUTO_MAX
 DEFAULT_MIN_GAIN: Final = AUTO_MIN_GAIN
 MIN_OK: Final = 2
+"""Ok pilot seeds a method needs for a spread; with fewer it stays at the pilot's seeds."""
 MIN_FINAL_SEEDS: Final = 6
 """The fewest final seeds for a comparison with a non-zero pilot spread (see the module's docstring)."""
-"""Ok pilot seeds a method needs for a spread; with fewer it stays at the pilot's seeds."""
 SCRATCH: Final = "scratch"
 """The baseline every transfer method is compared with, named as the leaderboard names it."""
 SCHEMA: Final = 1
@@ -99,7 +99,7 @@ class Requirement:
     capped: bool
     """Even the most seeds allowed fall short of the power: more than that many are needed."""
     seeds: int
-    """``needed`` kept within [3, the most seeds allowed]."""
+    """``needed``, raised to :data:`MIN_FINAL_SEEDS` where the spread is not zero, capped at the most allowed."""
 
     def other(self, method: str) -> str:
         return self.b if method == self.a else self.a
