@@ -68,6 +68,10 @@ class Reference:
     shown only beside settings run with those values; empty: beside every setting."""
     budget: int | None = None
     """The budget it was obtained at: shown only beside settings at that budget; None: any."""
+    differs: str = ""
+    """How our runs differ from the published ones where the protocol cannot be matched (a dev set
+    against our test set, another split of the data). Non-empty: the number is shown with this
+    text and no difference to ours is printed, since one would read as a reproduction gap."""
 
     def applies(self, budget: int, options: Mapping[str, Any]) -> bool:
         """Whether this number is comparable to a setting run at ``budget`` with ``options``."""
@@ -186,12 +190,25 @@ class TaskSpec:
     system's package manager): the function returns None where the data is present, else one line
     saying how to get it. A suite leaves such a task out with that line, so that a fresh install
     still runs the rest; naming the task with ``--task`` is then an error with the same line."""
+    plan_check: str | None = None
+    """``"module:function"`` called at plan time with the resolved options and the budgets asked
+    for, ``(options, budgets) -> str | None``: None where every run can happen, else one line
+    naming the bad value and the accepted ones (a budget above the smallest class's size). The
+    grid is then refused before anything runs, instead of a run failing minutes into it. Keep it
+    cheap: it must not load data or models."""
+    hub_check: str | None = None
+    """``"module:function"`` for a task that loads from a model or dataset hub, called by ``bench
+    check-real`` with the resolved options: ``(options) -> [(what, problem or None), ...]``, one
+    pair per pinned repository and revision the task would load (its files, columns, labels),
+    from metadata only, in seconds, never downloading weights."""
 
     def __post_init__(self) -> None:
         m = TASK_ID.match(self.id)
         if not m:
             raise ValueError(f"task id {self.id!r} must look like 'family/Name-v0'")
-        for what, point in (("entry_point", self.entry_point), ("data_check", self.data_check or ":")):
+        hooks = (("entry_point", self.entry_point), ("data_check", self.data_check or ":"),
+                 ("plan_check", self.plan_check or ":"), ("hub_check", self.hub_check or ":"))
+        for what, point in hooks:
             if ":" not in point:
                 raise ValueError(f"task {self.id}: {what} {point!r} must be 'module:attribute'")
         if "scratch" not in self.methods:

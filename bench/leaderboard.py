@@ -663,9 +663,10 @@ def _per_target_parts(lb: Leaderboard, setting: tuple[str, int, str], table: Cal
     for ref in refs:
         assert ref.breakdown is not None
         published[ref.method][ref.breakdown] = ref.value
+    withheld = {ref.method: ref.differs for ref in refs if ref.differs}
     for method, values in published.items():
         rows.append([f"published {method}", *(_f(values.get(t)) for t in pt.targets)])
-        if method in pt.cells:
+        if method in pt.cells and method not in withheld:
             rows.append([f"{method} − published", *(
                 _gain(pt.cells[method][t].mean - values[t]) if t in values and t in pt.cells[method] else "—"
                 for t in pt.targets)])
@@ -679,6 +680,8 @@ def _per_target_parts(lb: Leaderboard, setting: tuple[str, int, str], table: Cal
     cites = {ref.citation for ref in refs}
     if cites:
         parts.append("Published: " + "; ".join(sorted(cites)))
+    for method, why in sorted(withheld.items()):
+        parts.append(f"No difference to published {method}: not comparable ({why}).")
     if pt.gaps:
         others = [*pt.targets[1:], "mean"]
         parts.append(f"{gap}Transfer gap: {pt.source} minus each target (lower: less is lost away from the source), "
@@ -697,14 +700,20 @@ def _applicable(lb: Leaderboard, setting: tuple[str, int, str]) -> list[Referenc
 
 def _references(lb: Leaderboard, setting: tuple[str, int, str]) -> list[str]:
     out = []
-    ours = {r.method: r.mean for r in lb.rows if (r.task, r.budget, r.options) == setting}
+    ours = {r.method: r for r in lb.rows if (r.task, r.budget, r.options) == setting}
     tabulated = setting in lb.per_target
     applicable = _applicable(lb, setting)
     for ref in applicable:
         if ref.breakdown is not None and tabulated:
             continue
         mine = ours.get(ref.method)
-        diff = f", ours {_f(mine)} ({mine - ref.value:+.3f})" if mine is not None and ref.breakdown is None else ""
+        diff = ""
+        if mine is not None and mine.mean is not None and ref.breakdown is None:
+            if ref.differs:
+                diff = f", ours {_f(mine.mean)} (no difference shown: not comparable, {ref.differs})"
+            else:
+                ci = _ci((mine.ci[0] - ref.value, mine.ci[1] - ref.value)) if mine.ci else ""
+                diff = f", ours {_f(mine.mean)} (ours − published {mine.mean - ref.value:+.3f} {ci})".replace(" )", ")")
         what = f" [{ref.breakdown}]" if ref.breakdown else ""
         proto = f"; protocol: {ref.protocol}" if ref.protocol else ""
         out.append(f"published {ref.method}{what}: {ref.value:g} ({ref.citation}){diff}{proto}")

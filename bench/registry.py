@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Generic, TypeVar
@@ -19,7 +19,8 @@ from typing import Any, Generic, TypeVar
 from bench.api import MethodSpec, Task, TaskSpec
 from bench.errors import UsageError, unknown
 
-__all__ = ["METHOD_GROUP", "TASK_GROUP", "Registry", "load_object", "load_task", "missing_data"]
+__all__ = ["METHOD_GROUP", "TASK_GROUP", "Registry", "load_object", "hub_checks", "load_task", "missing_data",
+           "plan_problem"]
 
 TASK_GROUP = "transferbench.tasks"
 METHOD_GROUP = "transferbench.methods"
@@ -176,6 +177,21 @@ def missing_data(spec: TaskSpec) -> str | None:
         return None
     message: str | None = load_object(spec.data_check)()
     return message
+
+
+def plan_problem(spec: TaskSpec, options: Mapping[str, Any], budgets: Sequence[int]) -> str | None:
+    """None where the task can run every budget with these options (or declares no check), else why not."""
+    if spec.plan_check is None:
+        return None
+    message: str | None = load_object(spec.plan_check)(options, tuple(budgets))
+    return message
+
+
+def hub_checks(spec: TaskSpec, options: Mapping[str, Any]) -> list[tuple[str, str | None]]:
+    """What ``bench check-real`` reports for one task: (what, problem or None) per pinned repository."""
+    if spec.hub_check is None:
+        return []
+    return [(str(what), problem) for what, problem in load_object(spec.hub_check)(options)]
 
 
 def _unique(eps: Iterable[EntryPoint]) -> list[EntryPoint]:

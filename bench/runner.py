@@ -38,7 +38,7 @@ from bench.config import RunConfig, resolve_options
 from bench.errors import UsageError, unknown
 from bench.hashing import config_hash
 from bench.record import Cost, Provenance, Record, Timings
-from bench.registry import Registry, load_task, missing_data
+from bench.registry import Registry, load_task, missing_data, plan_problem
 from bench.store import ResultStore
 
 __all__ = [
@@ -175,6 +175,9 @@ def plan(config: RunConfig, registry: Registry, device: str) -> list[Job]:
         if config.methods:
             methods = [m for m in methods if m in config.methods or registry.method(m).role == "scratch"]
         for options in _variants(spec, config):
+            why = plan_problem(spec, options, budgets)
+            if why:
+                raise UsageError(f"task {spec.id}: {why}")
             for b in budgets:
                 for m in methods:
                     role = registry.method(m).role

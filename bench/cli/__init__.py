@@ -15,7 +15,7 @@ from bench.errors import UsageError
 
 __all__ = ["main"]
 
-COMMANDS = ("run", "list", "leaderboard", "show", "cite")
+COMMANDS = ("run", "list", "leaderboard", "show", "cite", "check-real")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the harness does")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
-        module = importlib.import_module(f"bench.cli.{name}")
+        module = importlib.import_module(f"bench.cli.{name.replace('-', '_')}")
         p = sub.add_parser(name, help=module.HELP, description=module.__doc__)
         module.add_arguments(p)
         p.set_defaults(func=module.main)

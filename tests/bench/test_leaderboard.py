@@ -73,7 +73,8 @@ def test_the_aggregate_uses_one_normalization_whatever_ceiling_a_task_names():
     assert lb.aggregates[0].p_improve == 1.0
     assert "(method - scratch's mean) / |scratch's mean|" in lb.normalization
     text = render(lb, "table")
-    assert "published fine-tune: 0.95 (doe2020), ours 0.750 (-0.200); protocol: ResNet-50" in text
+    assert ("published fine-tune: 0.95 (doe2020), ours 0.750 (ours − published -0.200 [-0.200, -0.200]); "
+            "protocol: ResNet-50") in text
 
 
 def test_a_reference_shows_only_beside_the_setting_it_was_published_in():
@@ -652,3 +653,22 @@ def test_a_per_target_table_corrects_for_its_many_tests():
     table = build(records, {"t/T-v0": spec}).per_target[("t/T-v0", 5, next(iter(build(records).settings()))[2])]
     assert table.cells["fine-tune"]["x0"].verdict == NS
     assert "(Benjamini-Hochberg)" in render(build(records, {"t/T-v0": spec}), "table")
+
+
+def test_a_published_number_of_another_protocol_is_shown_without_a_difference():
+    """A dev-set number beside our test-set runs (or another split) is context, not a reproduction gap."""
+    records = _lang_recs("scratch", "scratch", [{"en": 0.80, "fr": 0.34}, {"en": 0.82, "fr": 0.35},
+                                                {"en": 0.81, "fr": 0.33}])
+    records += _lang_recs("fine-tune", "transfer", [{"en": 0.85, "fr": 0.75}, {"en": 0.86, "fr": 0.77},
+                                                    {"en": 0.84, "fr": 0.76}])
+    why = "published on the dev sets, ours on the test sets"
+    refs = (Reference("fine-tune", 0.80, "Card 2021", breakdown="fr", differs=why),
+            Reference("fine-tune", 0.70, "Card 2021", differs=why))
+    text = render(build(records, {"t/T-v0": spec(target_breakdown=True, source_breakdown="en", references=refs)}))
+    assert "fine-tune − published" not in text
+    assert f"No difference to published fine-tune: not comparable ({why})." in text
+    line = next(x for x in text.splitlines() if x.strip().startswith("published fine-tune: 0.7"))
+    assert f"(no difference shown: not comparable, {why})" in line and "ours − published" not in line
+    comparable = render(build(records, {"t/T-v0": spec(target_breakdown=True, source_breakdown="en",
+                                                       references=tuple(replace(r, differs="") for r in refs))}))
+    assert "fine-tune − published" in comparable and "ours − published" in comparable

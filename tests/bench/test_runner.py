@@ -190,3 +190,20 @@ def test_a_suite_leaves_out_a_task_whose_data_is_missing_and_a_named_one_is_an_e
     with pytest.raises(UsageError, match="task toy/NeedsData-v0: toy data not found in /nowhere: set TOY_DATA"):
         plan(RunConfig(tasks=["toy/NeedsData-v0"], results_dir=tmp_path), reg, "cpu")
 
+
+
+def _budget_check(options, budgets):
+    big = [b for b in budgets if b > options["pool"]]
+    return f"budget {big[0]} is more than the pool's {options['pool']} examples; accepted: 1-{options['pool']}" if big else None
+
+
+def test_a_plan_check_refuses_an_impossible_budget_before_anything_runs(tmp_path):
+    from dataclasses import replace
+
+    spec = replace(toytask.TASKS[0], options={**toytask.TASKS[0].options, "pool": 10},
+                   plan_check=f"{__name__}:_budget_check")
+    reg = Registry.from_specs([spec], [*METHODS, *toytask.METHODS])
+    small = min(spec.budgets)
+    assert plan(RunConfig(tasks=[spec.id], budgets=[small], results_dir=tmp_path), reg, "cpu")
+    with pytest.raises(UsageError, match=rf"task {spec.id}: budget 8 is more than the pool's 7 examples"):
+        plan(RunConfig(tasks=[spec.id], budgets=[4, 8], options={"pool": 7}, results_dir=tmp_path), reg, "cpu")
