@@ -119,7 +119,8 @@ class LiveHub:
             raise LookupError(f"{kind} {repo}: no revision {revision!r} on the hub") from None
         except RepositoryNotFoundError:
             raise LookupError(f"{kind} {repo}: no such repository on the hub (or it is private or gated)") from None
-        card = meta.card_data.to_dict() if getattr(meta, "card_data", None) is not None else {}
+        card_data = getattr(meta, "card_data", None)
+        card = card_data.to_dict() if card_data is not None else {}
         files = tuple(s.rfilename for s in (meta.siblings or []))
         return RepoInfo(kind, repo, revision, str(meta.sha), files, card)
 

@@ -194,7 +194,8 @@ def test_a_suite_leaves_out_a_task_whose_data_is_missing_and_a_named_one_is_an_e
 
 def _budget_check(options, budgets):
     big = [b for b in budgets if b > options["pool"]]
-    return f"budget {big[0]} is more than the pool's {options['pool']} examples; accepted: 1-{options['pool']}" if big else None
+    pool = options["pool"]
+    return f"budget {big[0]} is more than the pool's {pool} examples; accepted: 1-{pool}" if big else None
 
 
 def test_a_plan_check_refuses_an_impossible_budget_before_anything_runs(tmp_path):
