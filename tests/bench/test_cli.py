@@ -241,3 +241,35 @@ def test_stdout_carries_only_the_leaderboard_when_tasks_print(toy_site, tmp_path
                      "--set", "options.chatter=true", cwd=tmp_path, sites=(toy_site,), check=True)
     assert json.loads(proc.stdout)["rows"]
     assert "argv[0]=" in proc.stderr and "a stray print" in proc.stderr
+
+
+def test_check_real_reports_each_pinned_repository_from_hub_metadata(with_site, tmp_path, capsys, monkeypatch):
+    """Against saved metadata (the offline stand-in for the hub): ok, broken (exit 1), unreachable (one line)."""
+    from bench.cli import main
+    from tasks.hub import RepoInfo, SavedHub
+
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    saved = SavedHub(tmp_path / "meta")
+    saved.save(RepoInfo("model", "toy/linear-source", sha, sha, ("config.json", "model.safetensors")), aliases=["main"])
+    monkeypatch.setenv("TRANSFERBENCH_HUB_METADATA", str(tmp_path / "meta"))
+    assert main(["check-real", "--task", TOY]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [TOY, "  ok      model toy/linear-source@0123456"]
+    assert "0 problem(s) in 1 task(s)" in err
+
+    saved.save(RepoInfo("model", "toy/linear-source", sha, sha, ("config.json", "pytorch_model.bin")), aliases=["main"])
+    assert main(["check-real", "--task", TOY]) == 1
+    assert "  BROKEN  model toy/linear-source@0123456: no safetensors weights" in capsys.readouterr().out
+
+    monkeypatch.setenv("TRANSFERBENCH_HUB_METADATA", str(tmp_path / "elsewhere"))
+    assert main(["check-real", "--task", TOY]) == 1
+    line = capsys.readouterr().out.splitlines()[1]
+    assert line.startswith("  BROKEN  the hub: could not check: LookupError: model toy/linear-source: no revision")
+
+
+def test_check_real_refuses_a_task_that_loads_nothing_from_a_hub(with_site, capsys):
+    from bench.cli import main
+
+    assert main(["check-real", "--task", "vision/SynthDigits-v0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "task vision/SynthDigits-v0 loads nothing from a hub; tasks with a check:" in err[0]

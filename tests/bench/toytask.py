@@ -33,9 +33,19 @@ TASKS = [
         options={"steps": 30, "sleep": 0.0, "fail": "", "crash": "", "shift": 0.2, "chatter": False, "pid_dir": ""},
         seconds_per_run={"scratch": 0.01, "fine-tune": 0.02},
         paired_seeds=True,  # a seed draws the target data; the test set is fixed
+        hub_check="toytask:hub_check",
     )
 ]
 METHODS = [MethodSpec("ridge-oracle", "reference", "Least squares on 1,000 target examples.")]
+
+
+def hub_check(options: dict) -> list[tuple[str, str | None]]:
+    """The toy's "pinned source weights", checked in the saved hub metadata ``bench check-real`` is pointed at."""
+    from tasks.hub import default_hub
+
+    info = default_hub().info("model", "toy/linear-source", "main")
+    return [(f"model {info.repo}@{info.sha[:7]}",
+             None if info.has("*.safetensors") else "no safetensors weights; save them with safetensors")]
 
 
 def _data(rng: np.random.Generator, w: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
