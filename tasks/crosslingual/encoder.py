@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -33,8 +34,9 @@ from tasks.crosslingual.data import Examples
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
-__all__ = ["Encoded", "TextClassifier", "Vocabulary", "batches", "count_params", "encode", "evaluate", "fingerprint",
-           "load_encoder", "peak_flops", "pooled_features", "quiet_transformers", "train"]
+__all__ = ["Encoded", "TextClassifier", "TrainStats", "Vocabulary", "batches", "commit_of", "count_params", "encode",
+           "evaluate", "fingerprint", "load_encoder", "peak_flops", "pooled_features", "quiet_transformers",
+           "resolve_revision", "train"]
 
 
 @dataclass(frozen=True)
@@ -184,14 +186,18 @@ def load_encoder(model: str, pretrained: bool = True, revision: str | None = Non
     """The encoder and its tokenizer from a hub id or a local ``save_pretrained`` directory.
 
     ``pretrained=False`` builds the same architecture from its config with random weights (the
-    from-scratch baseline): same tokenizer, same size, nothing learned. Weights load through
-    safetensors where the checkpoint has them; remote code is never run. ``num_layers`` keeps the
-    first n transformer layers (0: all): a cheaper encoder whose middle layers are, for
-    cross-lingual transfer, the most language-neutral ones (Pires et al., 2019; Libovický et al.,
-    2020); the layers above are never built, and their weights are never read.
+    from-scratch baseline): same tokenizer, same size, nothing learned. Remote code is never run,
+    and weights from the hub load through safetensors only (a pickle can carry code; pin a
+    commit with ``model.safetensors``, see :mod:`tasks.crosslingual.hubcheck`); a local directory
+    may hold either. ``num_layers`` keeps the first n transformer layers (0: all): a cheaper
+    encoder whose middle layers are, for cross-lingual transfer, the most language-neutral ones
+    (Pires et al., 2019; Libovický et al., 2020); the layers above are never built, and their
+    weights are never read. Pass a ``revision`` from :func:`resolve_revision` so that the config,
+    the weights and the tokenizer come from one commit even while a branch moves.
     """
     from transformers import AutoConfig, AutoModel
 
+    local = Path(model).expanduser().is_dir()
     kw: dict[str, Any] = {"revision": revision or None, "trust_remote_code": False}
     tokenizer = _tokenizer(model, revision or None)
     config = AutoConfig.from_pretrained(model, **kw)
@@ -203,7 +209,8 @@ def load_encoder(model: str, pretrained: bool = True, revision: str | None = Non
         encoder = AutoModel.from_config(config)
     else:
         with quiet_transformers():  # an MLM checkpoint's unused LM head is expected, not news
-            encoder, info = AutoModel.from_pretrained(model, config=config, output_loading_info=True, **kw)
+            encoder, info = AutoModel.from_pretrained(model, config=config, output_loading_info=True,
+                                                      use_safetensors=None if local else True, **kw)
         missing = [k for k in info.get("missing_keys", []) if not k.startswith("pooler.")]
         if missing:
             raise ValueError(f"{model}: the checkpoint lacks encoder weights {missing[:5]}"
@@ -213,12 +220,77 @@ def load_encoder(model: str, pretrained: bool = True, revision: str | None = Non
     return encoder, tokenizer
 
 
+def resolve_revision(model: str, revision: str | None) -> str | None:
+    """``revision`` of hub ``model`` as transformers resolves it for one load: a ``str`` equal to
+    it whose ``resolved`` attribute (where the hub or the local cache could tell) is the commit a
+    branch or tag points to now; unchanged for a local directory or a commit."""
+    from tasks.hub import is_commit
+
+    if revision is None or is_commit(revision) or Path(model).expanduser().is_dir():
+        return revision
+    from transformers.utils.hub import resolve_revision as resolve
+
+    return resolve(model, revision)
+
+
+def commit_of(revision: str | None) -> str | None:
+    """The commit a :func:`resolve_revision` result names (the revision itself where it was not resolved)."""
+    return None if revision is None else str(getattr(revision, "resolved", None) or revision)
+
+
 @lru_cache(maxsize=4)
 def _tokenizer(model: str, revision: str | None) -> Any:
-    """A tokenizer, loaded once per process: a worker's runs share it (XLM-R's takes about a second)."""
+    """A tokenizer, loaded once per process: a worker's runs share it (XLM-R's takes about a second).
+
+    A checkpoint whose tokenizer is a SentencePiece model alone (mDeBERTa's ``spm.model``, no
+    ``tokenizer.json``) needs the sentencepiece and protobuf packages; without them transformers
+    falls back to tiktoken and fails with a message naming neither, so this one names them."""
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(model, revision=revision, trust_remote_code=False)
+    from tasks.crosslingual.hubcheck import missing_sentencepiece_packages
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model, revision=revision, trust_remote_code=False)
+    except (ValueError, OSError, ImportError) as exc:
+        missing = missing_sentencepiece_packages()
+        if missing and ("tiktoken" in str(exc) or "sentencepiece" in str(exc).lower()):
+            raise ImportError(f"{model}: its tokenizer is a SentencePiece model without tokenizer.json, which "
+                              f"transformers reads with {' and '.join(missing)}: pip install {' '.join(missing)}"
+                              ) from exc
+        raise
+    _sentencepiece_normalization(tokenizer, model, revision)
+    return tokenizer
+
+
+def _sentencepiece_normalization(tokenizer: Any, model: str, revision: str | None) -> None:
+    """Give a DeBERTa-v2 tokenizer the normalization of the SentencePiece model it was built from.
+
+    transformers 5's ``DebertaV2Tokenizer`` normalizes with NFC and drops the model's precompiled
+    character map (NFKC for DeBERTa-v3), which its converter in transformers 4 kept. Text then
+    reaches the vocabulary in a form pretraining never saw: a character NFKC decomposes, such as
+    Thai SARA AM (U+0E33, in most Thai words), is missing from a vocabulary learned on decomposed
+    text and becomes ``[UNK]``. The normalizer here is transformers 4's (``DebertaV2Converter``):
+    the character map between stripping and collapsing spaces, read from the checkpoint's
+    ``spm.model``; without one, the tokenizer stays as transformers built it.
+    """
+    if type(tokenizer).__name__ != "DebertaV2Tokenizer":
+        return
+    from tokenizers import Regex, normalizers
+    from transformers.utils import cached_file
+
+    path = cached_file(model, "spm.model", revision=revision, _raise_exceptions_for_missing_entries=False,
+                       _raise_exceptions_for_connection_errors=False)
+    if path is None:
+        return
+    from importlib import import_module
+
+    proto = import_module("sentencepiece.sentencepiece_model_pb2").ModelProto()  # the package ships no types
+    proto.ParseFromString(Path(path).read_bytes())
+    charsmap = proto.normalizer_spec.precompiled_charsmap
+    if charsmap:
+        steps = [normalizers.Lowercase()] if getattr(tokenizer, "do_lower_case", False) else []
+        tokenizer.backend_tokenizer.normalizer = normalizers.Sequence(
+            [*steps, normalizers.Strip(), normalizers.Precompiled(charsmap), normalizers.Replace(Regex(" {2,}"), " ")])
 
 
 class Vocabulary:
@@ -276,28 +348,44 @@ def _autocast(device: str) -> Any:
 
 @dataclass
 class TrainStats:
-    """What a training run processed, for the record's throughput and model-FLOPs figures."""
+    """What a training run processed, for the record's throughput and model-FLOPs figures, and
+    the model selection's evaluations where it selected (see :func:`train`)."""
 
     steps: int = 0
     examples: int = 0
     tokens: int = 0
     seconds: float = 0.0
+    """Training time, without the selection's evaluations."""
     curve: list[tuple[float, float]] = field(default_factory=list)
+    """(step, validation score) at each evaluation of the selection."""
+    selected_step: int | None = None
+    """The step whose weights the model ends with (None: no selection, the last step's)."""
+    selected_score: float | None = None
 
 
 def train(model: nn.Module, groups: list[dict[str, Any]], data: Encoded, *, steps: int, batch_size: int,
           lr: float, pad_id: int, device: str, rng: np.random.Generator, weight_decay: float = 0.01,
           warmup: float = 0.1, forward: Callable[..., torch.Tensor] | None = None,
           make_batch: Callable[[np.ndarray], dict[str, torch.Tensor]] | None = None,
-          on_step: Callable[[int], None] | None = None, evaluate_at: Sequence[int] = (),
-          evaluate_fn: Callable[[], float] | None = None) -> TrainStats:
+          on_step: Callable[[int], None] | None = None, select_every: int = 0,
+          score: Callable[[], float] | None = None) -> TrainStats:
     """AdamW on cross-entropy with linear warm-up and decay and gradient clipping at 1.
 
     ``groups`` are torch parameter groups (own ``lr`` allowed). ``forward(**batch)`` defaults to
     the model and ``make_batch(index)`` to the padded token ids of ``data``; the linear probe
-    passes its cached features instead (see :func:`pooled_features`). ``evaluate_fn`` is called after the steps listed
-    in ``evaluate_at`` (the source-language validation score, for model selection and curves).
+    passes its cached features instead (see :func:`pooled_features`). ``warmup``: the fraction of
+    steps the rate rises over; at 0 it decays linearly from the first step, as XTREME's schedule
+    with no warm-up steps does (to within one step).
+
+    Model selection, XTREME's (``run_classify.py --save_steps 100 --save_only_best_checkpoint
+    --eval_all_checkpoints``): with ``select_every`` n > 0, ``score()`` (the source-language
+    validation accuracy) is taken after every n-th step and after the last one, and the model ends
+    with the weights of the best-scoring step, the earliest on a tie. The best weights are kept as
+    a CPU copy of the parameters that train (the others never change), so selection costs host
+    memory, never accelerator memory.
     """
+    if select_every < 0 or (select_every and score is None):
+        raise ValueError(f"select_every={select_every} needs a score function and must be 0 (off) or positive")
     opt = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
     warm = max(1, int(warmup * steps))
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -308,7 +396,8 @@ def train(model: nn.Module, groups: list[dict[str, Any]], data: Encoded, *, step
     stats = TrainStats()
     queue: list[np.ndarray] = []
     lengths = data.lengths
-    wanted = set(evaluate_at)
+    best: list[torch.Tensor] = []
+    selecting = 0.0
     start = time.perf_counter()
     model.train()
     for step in range(steps):
@@ -330,10 +419,24 @@ def train(model: nn.Module, groups: list[dict[str, Any]], data: Encoded, *, step
         stats.tokens += int(inputs["attention_mask"].sum()) if "attention_mask" in inputs else len(idx)
         if on_step is not None:
             on_step(1)
-        if evaluate_fn is not None and step + 1 in wanted:
-            stats.curve.append((float(step + 1), evaluate_fn()))
+        if select_every and score is not None and ((step + 1) % select_every == 0 or step + 1 == steps):
+            began = time.perf_counter()
+            value = float(score())
+            stats.curve.append((float(step + 1), value))
+            if stats.selected_score is None or value > stats.selected_score:
+                stats.selected_step, stats.selected_score = step + 1, value
+                with torch.no_grad():
+                    if not best:
+                        best = [torch.empty_like(p, device="cpu") for p in params]
+                    for b, p in zip(best, params, strict=True):
+                        b.copy_(p.detach())
             model.train()
-    stats.seconds = time.perf_counter() - start
+            selecting += time.perf_counter() - began
+    if best and stats.selected_step != stats.steps:
+        with torch.no_grad():
+            for b, p in zip(best, params, strict=True):
+                p.copy_(b)
+    stats.seconds = time.perf_counter() - start - selecting
     return stats
 
 

@@ -16,6 +16,13 @@ Methods:
 - ``lora``: low-rank adapters on the attention projections and the head (Hu et al., 2022);
   the trainable fraction is a column.
 
+Model selection (``select_every`` > 0, XNLI's default, XTREME's protocol): scratch, zero-shot's
+English fine-tuning (shared by few-shot-target), translate-train and LoRA end with the weights of
+the step that scored best on the source language's validation set, evaluated every
+``select_every`` steps and at the last; records keep the step (``selected_step``), its accuracy
+(``selected_dev_accuracy``) and every evaluation (the ``validation_accuracy`` curve). The linear
+probe and few-shot-target's target-language steps train without it.
+
 The English fine-tuned model of a seed is an artifact shared by ``zero-shot`` and
 ``few-shot-target``. Word embeddings stay frozen when ``freeze_embeddings`` is set (default):
 English-only training would otherwise move the English rows of the embedding matrix away from
@@ -28,6 +35,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -42,7 +50,9 @@ from tasks.crosslingual.data import CrossLingualData, Examples
 from tasks.crosslingual.encoder import (
     Encoded,
     TextClassifier,
+    TrainStats,
     Vocabulary,
+    commit_of,
     count_params,
     encode,
     evaluate,
@@ -50,6 +60,7 @@ from tasks.crosslingual.encoder import (
     load_encoder,
     model_flops_utilization,
     pooled_features,
+    resolve_revision,
     train,
 )
 
@@ -105,9 +116,11 @@ class _Built:
     model: TextClassifier
     tokenizer: Any
     name: str
-    """The encoder's identity in cache keys and records: the hub id or local directory, or for an
-    encoder built here as an artifact its name and key hash (not the cache's path, which moves
-    with the results directory)."""
+    """The encoder's identity in cache keys and records: the hub id and the commit loaded, the local
+    directory, or for an encoder built here as an artifact its name and key hash (not the cache's
+    path, which moves with the results directory)."""
+    revision: str | None = None
+    """The hub commit loaded (None: a local directory); a branch where it could not be resolved."""
 
 
 class CrossLingualTask(TorchTask):
@@ -134,13 +147,20 @@ class CrossLingualTask(TorchTask):
         return model
 
     def _build(self, opts: Mapping[str, Any], ctx: RunContext, n_classes: int, pretrained: bool) -> _Built:
+        from tasks.crosslingual.xnli import model_revision
+
         path, model_option = self._model_dir(opts, ctx), str(opts["model"])
+        revision = resolve_revision(path, model_revision(path, str(opts.get("revision") or "")))
         torch.manual_seed(ctx.seed)
-        encoder, tokenizer = load_encoder(path, pretrained=pretrained, revision=str(opts.get("revision") or "") or None,
+        encoder, tokenizer = load_encoder(path, pretrained=pretrained, revision=revision,
                                           num_layers=int(opts["num_layers"]))
         model = TextClassifier(encoder, n_classes, str(opts["pooling"]))
-        name = model_option if path == model_option else f"{model_option}@{Path(path).name}"
-        return _Built(model.to(ctx.device), tokenizer, name)
+        commit = commit_of(revision)
+        if commit is not None:
+            name = f"{model_option}@{commit}"
+        else:
+            name = model_option if path == model_option else f"{model_option}@{Path(path).name}"
+        return _Built(model.to(ctx.device), tokenizer, name, commit)
 
     # --- the run ----------------------------------------------------------------------------------
     def _run(self, method: str, ctx: RunContext) -> RunResult:
@@ -167,12 +187,17 @@ class CrossLingualTask(TorchTask):
             return vocab.map(encode(tok, ex, max_len, built.name))
 
         source = enc(data.train).take(chosen)
+        dev = enc(data.validation) if data.validation is not None and len(data.validation) else None
+        if int(opts["select_every"]) and dev is None and method != "linear-probe":
+            raise ValueError(f"{self.spec.id}: select_every={opts['select_every']} selects on the source language's "
+                             "validation set, which this data lacks; set options.select_every=0")
         trainable = self._prepare(method, model, opts)
+        selection: dict[str, Any] = {}
         if method == "linear-probe":
             stats, forward = self._probe(model, data, chosen, enc, opts, ctx, built.name, pad_id)
         elif method in ("zero-shot", "few-shot-target"):
             with ctx.phase("source_train"):
-                self._english_model(model, source, opts, ctx, built.name, vocab, pad_id)
+                selection = self._english_model(model, source, dev, opts, ctx, built.name, vocab, pad_id)
             stats = None
             if method == "few-shot-target":
                 shots = self._few_shot_set(data, enc, int(opts["few_shot_k"]), ctx.seed)
@@ -192,7 +217,9 @@ class CrossLingualTask(TorchTask):
                     if lang in data.target_train)])
                 extra["n_train_translated"] = int(len(train_set))
             with ctx.phase("target_train"):
-                stats = self._fit(model, train_set, self._steps(opts, len(train_set)), opts, ctx, method, pad_id)
+                stats = self._fit(model, train_set, self._steps(opts, len(train_set)), opts, ctx, method, pad_id,
+                                  dev=dev)
+            selection = _selection(stats)
             forward = None
         with ctx.phase("eval"):
             per_lang, eval_s, eval_n, eval_tokens = {}, 0.0, 0, 0
@@ -226,11 +253,15 @@ class CrossLingualTask(TorchTask):
             mfu = model_flops_utilization(body, stats.tokens, stats.seconds, ctx.device, backward=True)
             if mfu is not None:
                 extra["train_mfu"] = mfu
+        curve = selection.pop("validation_curve", None)
+        if built.revision is not None:
+            extra["revision"] = built.revision
         return RunResult(
             metrics=metrics, breakdowns={"accuracy": per_lang},
+            curves={"validation_accuracy": [(float(x), float(y)) for x, y in curve]} if curve else {},
             trainable_params=n_trainable, total_params=total,
             train_samples=stats.examples if stats is not None else 0,
-            extra={**extra, "encoder": built.name, "steps": stats.steps if stats is not None else 0,
+            extra={**extra, **selection, "encoder": built.name, "steps": stats.steps if stats is not None else 0,
                    "attention": str(getattr(model.encoder.config, "_attn_implementation", "") or "")})
 
     def _steps(self, opts: Mapping[str, Any], n: int, at_least: int | None = None) -> int:
@@ -259,21 +290,30 @@ class CrossLingualTask(TorchTask):
         return [p for p in model.parameters() if p.requires_grad]
 
     def _fit(self, model: TextClassifier, data: Encoded, steps: int, opts: Mapping[str, Any], ctx: RunContext,
-             label: str, pad_id: int) -> Any:
+             label: str, pad_id: int, dev: Encoded | None = None) -> TrainStats:
+        """Train ``model`` on ``data`` for ``steps``; given ``dev`` (the source language's validation
+        set), select the best step on it every ``select_every`` steps (see :func:`train`): every
+        caller but few-shot-target's target-language training passes it."""
         moving = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         decay = [p for n, p in moving if p.ndim > 1 and "embeddings" not in n]
         rest = [p for n, p in moving if not (p.ndim > 1 and "embeddings" not in n)]
         groups = [g for g in ({"params": decay}, {"params": rest, "weight_decay": 0.0}) if g["params"]]
         lr = float(opts["lora_lr"]) if ctx.method == "lora" else float(opts["lr"])
+        every = int(opts["select_every"]) if dev is not None else 0
+        score = None
+        if dev is not None and every:
+            score = partial(_accuracy, model, dev, int(opts["eval_batch_size"]), pad_id, ctx.device)
         with ctx.progress(steps, f"{label} seed {ctx.seed}") as bar:
             return train(model, groups, data, steps=steps, batch_size=int(opts["batch_size"]), lr=lr,
                          pad_id=pad_id, device=ctx.device,
                          rng=np.random.default_rng([ctx.seed, STREAM_BATCHES, len(data)]),
-                         weight_decay=float(opts["weight_decay"]), on_step=bar.update)
+                         weight_decay=float(opts["weight_decay"]), warmup=float(opts["warmup"]),
+                         on_step=bar.update, select_every=every, score=score)
 
-    def _english_model(self, model: TextClassifier, source: Encoded, opts: Mapping[str, Any], ctx: RunContext,
-                       name: str, vocab: Vocabulary, pad_id: int) -> None:
-        """Fine-tune on English, or load the weights that moved from the seed's shared artifact.
+    def _english_model(self, model: TextClassifier, source: Encoded, dev: Encoded | None, opts: Mapping[str, Any],
+                       ctx: RunContext, name: str, vocab: Vocabulary, pad_id: int) -> dict[str, Any]:
+        """Fine-tune on English, or load the weights that moved from the seed's shared artifact;
+        return the model selection's record (:func:`_selection`).
 
         Word-embedding rows are saved with their ids in the full vocabulary, so a run that keeps
         more rows (few-shot-target also reads target-language training texts) takes the moved
@@ -281,20 +321,23 @@ class CrossLingualTask(TorchTask):
         never touches (no gradient, no weight decay on embeddings)."""
         steps = self._steps(opts, len(source))
         keys = ("dataset", "languages", "pool_size", "pooling", "max_length", "epochs", "min_steps", "batch_size",
-                "lr", "weight_decay", "freeze_embeddings", "revision")
+                "lr", "weight_decay", "warmup", "select_every", "freeze_embeddings", "revision")
         key = {"task": self.spec.id, "format": ARTIFACT_FORMAT, "encoder": name, "seed": ctx.seed,
                "budget": ctx.budget, **{k: self.options.get(k) if k not in opts else opts[k] for k in keys},
                "torch": torch.__version__}
         trained = [n for n, p in model.named_parameters() if p.requires_grad]
 
         def build(out: Path) -> None:
-            stats = self._fit(model, source, steps, opts, ctx, "English fine-tuning", pad_id)
+            stats = self._fit(model, source, steps, opts, ctx, "English fine-tuning", pad_id, dev=dev)
             state = {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if n in trained}
             state["vocabulary_ids"] = torch.from_numpy(vocab.kept)
             save_file(state, str(out / "moved.safetensors"))
-            (out / "train.json").write_text(json.dumps({"steps": stats.steps, "examples": stats.examples}))
+            (out / "train.json").write_text(json.dumps({"steps": stats.steps, "examples": stats.examples,
+                                                        **_selection(stats)}))
 
         path = ctx.artifacts.get_or_build("english-finetuned", key, build)
+        done = json.loads((path / "train.json").read_text())
+        selection = {k: done[k] for k in ("selected_step", "selected_dev_accuracy", "validation_curve") if k in done}
         state = load_file(str(path / "moved.safetensors"))
         saved_ids = state.pop("vocabulary_ids").numpy()
         missing = set(trained) - set(state)
@@ -311,6 +354,7 @@ class CrossLingualTask(TorchTask):
                     p[torch.from_numpy(rows[have]).to(p.device)] = state[n][torch.from_numpy(have)].to(p.device)
                 else:
                     p.copy_(state[n])
+        return selection
 
     def _few_shot_set(self, data: CrossLingualData, enc: Any, k: int, seed: int) -> Encoded:
         parts = []
@@ -359,6 +403,20 @@ class CrossLingualTask(TorchTask):
                 return model.head(feats[f"test-{lang}"].to(ctx.device)).argmax(-1).cpu().numpy()
 
         return stats, predict
+
+
+def _accuracy(model: TextClassifier, data: Encoded, batch_size: int, pad_id: int, device: str) -> float:
+    pred, _ = evaluate(model, data, batch_size=batch_size, pad_id=pad_id, device=device)
+    return float(np.mean(pred == data.labels))
+
+
+def _selection(stats: TrainStats) -> dict[str, Any]:
+    """The record of a training run's model selection: the step kept, its source-language
+    validation accuracy and every evaluation (empty: no selection)."""
+    if stats.selected_step is None:
+        return {}
+    return {"selected_step": stats.selected_step, "selected_dev_accuracy": stats.selected_score,
+            "validation_curve": [[int(x), y] for x, y in stats.curve]}
 
 
 def _lora_targets(encoder: torch.nn.Module) -> tuple[str, ...]:

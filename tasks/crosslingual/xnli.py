@@ -31,7 +31,6 @@ set (tens of MB).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -42,10 +41,11 @@ from typing import Any
 import numpy as np
 
 from tasks.crosslingual.data import CrossLingualData, Examples
+from tasks.hub import is_commit
 
-__all__ = ["CLASSES", "DEFAULT_MODEL", "ENGLISH_TRAIN", "FULL_TRAIN", "MODELS", "MULTI_NLI_DATASET", "PUBLISHED",
-           "PUBLISHED_AVERAGES", "PUBLISHED_CITATIONS", "TextDataset", "XNLI_DATASET", "XNLI_LANGUAGES",
-           "load_xnli", "published_average"]
+__all__ = ["CLASSES", "DEFAULT_MODEL", "ENGLISH_TRAIN", "FULL_TRAIN", "MODELS", "MULTI_NLI_DATASET", "MULTI_NLI_TRAIN",
+           "PUBLISHED", "PUBLISHED_AVERAGES", "PUBLISHED_CITATIONS", "PUBLISHED_DIFFERS", "PUBLISHED_OPTIONS",
+           "TextDataset", "XNLI_DATASET", "XNLI_LANGUAGES", "load_xnli", "model_revision", "published_average"]
 
 XNLI_LANGUAGES = ("en", "fr", "es", "de", "el", "bg", "ru", "tr", "ar", "vi", "th", "zh", "hi", "sw", "ur")
 """XNLI's 15 languages in the column order of Conneau et al. (2020), Table 1."""
@@ -55,8 +55,6 @@ CLASSES = ("entailment", "neutral", "contradiction")
 
 ENGLISH_TRAIN = ("xnli", "multi_nli")
 """Accepted ``english_train`` values of :func:`load_xnli`."""
-
-_SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,7 @@ class TextDataset:
     @property
     def pinned(self) -> bool:
         """Whether ``revision`` is a full commit hash (an immutable snapshot)."""
-        return bool(_SHA.match(self.revision))
+        return is_commit(self.revision)
 
 
 _XNLI_BIB = """@inproceedings{conneau2018xnli,
@@ -95,17 +93,22 @@ _MNLI_BIB = """@inproceedings{williams2018broad,
   year={2018}
 }"""
 
-XNLI_DATASET = TextDataset("facebook/xnli", "d0b69a6f999d31ecd5be9b61ea1be3040b66e69d", "", _XNLI_BIB)
-"""``facebook/xnli`` at the last commit of its parquet conversion (refs/pr/10, "Delete legacy
-dataset_infos.json", merged into main): per-language parquet folders plus ``all_languages``, no
-loading script."""
+XNLI_DATASET = TextDataset("facebook/xnli", "b8dd5d7af51114dbda02c0e3f6133f332186418e", "", _XNLI_BIB)
+"""``facebook/xnli`` at a commit of its main branch that holds the parquet conversion: per-language
+parquet folders plus ``all_languages``, no loading script. The conversion was made on a pull-request
+branch (refs/pr/10, last commit d0b69a6f, "Delete legacy dataset_infos.json") and merged; a commit
+of a ``refs/pr`` branch is reachable only for as long as the hub keeps that branch, a commit of main
+for good. This one is what ``facebook/xnli``'s main resolved to when other pinned code observed it
+(MTEB's XNLI task and several evaluation harnesses pin it; they read ``<lang>/test-00000-of-00001.parquet``
+and ``all_languages/test-00000-of-00001.parquet`` at it)."""
 
 MULTI_NLI_DATASET = TextDataset("nyu-mll/multi_nli", "da70db2af9d09693783c3320c4249840212ee221", "multi_nli",
                                 _MNLI_BIB)
 """``nyu-mll/multi_nli`` at its parquet conversion ("Convert dataset to Parquet (#5)"), the commit
 other pinned code loads. Its local copy is ``data_dir/multi_nli``."""
 
-_MNLI_TRAIN = "data/train-*"
+MULTI_NLI_TRAIN = "data/train-*"
+"""The file pattern of MultiNLI's training split in its repository (and in ``data_dir/multi_nli``)."""
 
 FULL_TRAIN = 392_702
 """English training pairs in MultiNLI (and XNLI's English train): the full budget, at which every
@@ -121,12 +124,34 @@ MODELS: dict[str, str | None] = {
     "google-bert/bert-base-multilingual-cased": "3f076fdb1ab68d5b2880cb87a0886f315b8146f8",
     "microsoft/mdeberta-v3-base": "faf660b811036d7b6dfc53aacfe5281447d4e2c6",
 }
-"""The supported encoders, hub id -> pinned commit (None: not pinned); every pinned commit holds
-``model.safetensors``. XLM-R and mBERT: the main-branch snapshots other pinned code loads
-(``models--<org>--<name>/snapshots/<commit>`` paths, ``revision=`` pins). mDeBERTa's main branch
-(a0484667, "Add generator") has pickle weights only; the pin is the commit of its safetensors
-conversion pull request (refs/pr/5, "Adding `safetensors` variant of this model"), made on that
-main commit."""
+"""The supported encoders, hub id -> pinned commit (None: not pinned), loaded where the ``revision``
+option is empty (:func:`model_revision`); every pinned commit holds ``model.safetensors``. XLM-R
+and mBERT: the main-branch snapshots other pinned code loads (``models--<org>--<name>/snapshots/<commit>``
+paths, ``revision=`` pins). mDeBERTa's main branch (a0484667, "Add generator") has pickle weights
+only; the pin is the commit of its safetensors conversion pull request (refs/pr/5, "Adding
+`safetensors` variant of this model"), made on that main commit, the only commit with its weights
+in safetensors. Its tokenizer is ``spm.model`` alone (no ``tokenizer.json``), which transformers
+reads with the ``sentencepiece`` and ``protobuf`` packages."""
+
+
+def model_revision(model: str, revision: str) -> str | None:
+    """The revision to load ``model`` at: None for a local directory (it is what it is), else
+    ``revision`` where the user names one (``main`` floats on purpose), else the pinned commit in
+    :data:`MODELS`.
+
+    A hub id with neither is refused rather than loaded at whatever its main branch holds that
+    day: a run's numbers would then depend on the day it ran, and its record could not say on
+    what. Raises ValueError, one line saying how to name a revision.
+    """
+    if Path(model).expanduser().is_dir():
+        return None
+    if revision:
+        return revision
+    pinned = MODELS.get(model)
+    if pinned:
+        return pinned
+    raise ValueError(f"model {model!r} is neither a local directory nor a pinned hub model ({', '.join(MODELS)}): "
+                     "name its commit with --set options.revision=<commit> (revision=main floats)")
 
 
 # --- published numbers -----------------------------------------------------------------------------
@@ -151,7 +176,8 @@ PUBLISHED: dict[str, dict[str, dict[str, float]]] = {
         "zero-shot": _row("88.2 82.6 84.4 82.7 82.3 82.4 80.8 79.5 78.5 78.1 76.4 79.5 75.9 73.9 72.4"),
     },
 }
-"""Published XNLI test accuracy (fraction) per language: {model: {method: {language: accuracy}}}.
+"""Published XNLI test accuracy (fraction) per language: {model: {method: {language: accuracy}}}
+(mDeBERTa's are dev-set accuracies, see :data:`PUBLISHED_DIFFERS`).
 
 ``zero-shot``: fine-tuned on English MultiNLI, tested in each language. ``translate-train-all``:
 fine-tuned on the English training set and its machine translations into all 14 other languages.
@@ -186,6 +212,17 @@ PUBLISHED_CITATIONS: dict[str, str] = {
         "README.md; per-language numbers not verified."),
 }
 """Where each model's numbers come from."""
+
+
+PUBLISHED_OPTIONS: dict[str, dict[str, Any]] = {"FacebookAI/xlm-roberta-large": {"lr": 3e-5}}
+"""Task options besides the model that a model's published numbers were obtained with, where our
+defaults differ: XTREME fine-tunes XLM-R large at 3e-5 (``scripts/train_xnli.sh``), every other
+encoder at our default 2e-5. Its references are shown only beside runs at that rate."""
+
+PUBLISHED_DIFFERS: dict[str, str] = {
+    "microsoft/mdeberta-v3-base": "XNLI dev-set accuracy (the model card's); ours are test-set"}
+"""Models whose published numbers cannot be compared with ours as a reproduction, and why (see
+``Reference.differs``): the mDeBERTa card reports the XNLI development sets, we the test sets."""
 
 
 def published_average(model: str, method: str) -> float:
@@ -289,7 +326,7 @@ def _load_xnli(languages: tuple[str, ...], data_dir: str | None, source: str, ma
         elif "train" in ds:
             target_train[lang] = _examples(ds["train"], max_train, name)
     if train is None:
-        ds = _load(MULTI_NLI_DATASET, data_dir, {"train": _MNLI_TRAIN}, cache_dir)
+        ds = _load(MULTI_NLI_DATASET, data_dir, {"train": MULTI_NLI_TRAIN}, cache_dir)
         train = _examples(ds["train"], max_train, MULTI_NLI_DATASET.repo)
     return CrossLingualData(source=source, classes=CLASSES, train=train, test=test, validation=validation,
                             target_train=target_train)

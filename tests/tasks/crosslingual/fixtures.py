@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["KINDS", "NEGATION", "SENTENCES", "make_tiny_encoder_dir", "make_tiny_xnli_dir"]
+__all__ = ["KINDS", "NEGATION", "SENTENCES", "make_hub_cache", "make_spm_only_deberta_dir", "make_tiny_encoder_dir",
+           "make_tiny_xnli_dir"]
 
 KINDS = ("xlm-roberta", "bert", "deberta-v2")
 """Encoder families :func:`make_tiny_encoder_dir` builds: XLM-R, mBERT-like, mDeBERTa-like."""
@@ -130,6 +131,59 @@ def make_tiny_encoder_dir(path: Path, kind: str = "xlm-roberta", seed: int = 0) 
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+def make_spm_only_deberta_dir(path: Path, seed: int = 0) -> Path:
+    """A tiny mDeBERTa-like encoder saved the way ``microsoft/mdeberta-v3-base`` ships its tokenizer:
+    a SentencePiece model ``spm.model`` and ``tokenizer_config.json`` ``{"do_lower_case": false,
+    "vocab_type": "spm"}`` beside ``config.json``, and no ``tokenizer.json``.
+
+    transformers then has to build the tokenizer from ``spm.model``, which takes the sentencepiece
+    (and protobuf) packages. The SentencePiece model is trained here with sentencepiece's own
+    trainer on :data:`SENTENCES` (Unigram, as DeBERTa-v3's), with DeBERTa's ids: ``[PAD]`` 0,
+    ``[CLS]`` 1, ``[SEP]`` 2, ``[UNK]`` 3; ``[MASK]`` is added after the pieces, as in the real
+    vocabulary. The model is the ``deberta-v2`` kind of :func:`make_tiny_encoder_dir`; ``seed`` draws its weights.
+    """
+    import io
+
+    import sentencepiece as spm
+    import torch
+    import transformers as tf
+
+    proto = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(_corpus()), model_writer=proto, vocab_size=300,
+                                   model_type="unigram", character_coverage=1.0, hard_vocab_limit=False,
+                                   pad_id=0, bos_id=1, eos_id=2, unk_id=3, pad_piece="[PAD]", bos_piece="[CLS]",
+                                   eos_piece="[SEP]", unk_piece="[UNK]", num_threads=1, minloglevel=2)
+    pieces = spm.SentencePieceProcessor(model_proto=proto.getvalue()).get_piece_size()
+    config = tf.DebertaV2Config(vocab_size=pieces + 1, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                intermediate_size=64, max_position_embeddings=128, pad_token_id=0,
+                                relative_attention=True, position_buckets=16, max_relative_positions=-1,
+                                pos_att_type="p2c|c2p", position_biased_input=False, norm_rel_ebd="layer_norm",
+                                share_att_key=True, type_vocab_size=0)
+    torch.manual_seed(seed)
+    path.mkdir(parents=True, exist_ok=True)
+    tf.DebertaV2ForMaskedLM(config).save_pretrained(path)
+    (path / "spm.model").write_bytes(proto.getvalue())
+    (path / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": False, "vocab_type": "spm"}))
+    return path
+
+
+def make_hub_cache(hub_cache: Path, repo: str, commit: str, files: Path, refs: Sequence[str] = ()) -> Path:
+    """``files`` (a ``save_pretrained`` directory) as the snapshot of hub model ``repo`` at ``commit``
+    in a huggingface_hub cache (``$HF_HOME/hub``): ``models--<org>--<name>/snapshots/<commit>/``,
+    and ``refs/<name>`` files naming that commit for each branch in ``refs``. With
+    ``HF_HUB_OFFLINE=1``, transformers loads ``repo`` at ``commit`` (or at a branch in ``refs``)
+    from it exactly as after a download. Files are copied, not the cache's blob symlinks, which
+    reading does not need."""
+    import shutil
+
+    root = hub_cache / f"models--{repo.replace('/', '--')}"
+    shutil.copytree(files, root / "snapshots" / commit)
+    for ref in refs:
+        (root / "refs").mkdir(parents=True, exist_ok=True)
+        (root / "refs" / ref).write_text(commit)
+    return root
 
 
 def _pairs(lang: str, plan: np.ndarray) -> tuple[list[str], list[str]]:

@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from fixtures import make_tiny_encoder_dir, make_tiny_xnli_dir
+from fixtures import make_hub_cache, make_spm_only_deberta_dir, make_tiny_encoder_dir, make_tiny_xnli_dir
 
 from bench.runner import execute
 from bench.testing import smoke_job
@@ -103,3 +103,72 @@ def test_bench_run_xnli_with_a_local_model_end_to_end(local, tmp_path):
     text = subprocess.run(base[:3] + ["leaderboard", "--results-dir", str(tmp_path / "results")],
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600).stdout
     assert "Per target: accuracy" in text and "Transfer gap: en minus each target" in text
+
+
+def test_an_mdeberta_layout_checkpoint_runs_with_model_selection(local, tmp_path):
+    """An encoder shipped as microsoft/mdeberta-v3-base is (spm.model, no tokenizer.json) fine-tunes and
+    is tested; with select_every, the record keeps each validation score and the step kept."""
+    model = str(make_spm_only_deberta_dir(tmp_path / "mdeberta"))
+    r = _run("zero-shot", {**local, "model": model}, tmp_path, select_every=2, min_steps=5)
+    curve = r.curves["validation_accuracy"]
+    assert [x for x, _ in curve] == [2.0, 4.0, 5.0]  # every 2 steps and the last
+    best = max(y for _, y in curve)
+    assert r.extra["selected_dev_accuracy"] == best
+    assert r.extra["selected_step"] == next(x for x, y in curve if y == best)
+    assert r.extra["encoder"] == model and "revision" not in r.extra  # a local directory has no hub commit
+
+
+def test_selection_off_keeps_the_last_step_and_records_none(local, tmp_path):
+    r = _run("translate-train", local, tmp_path, select_every=0)
+    assert r.curves == {} and "selected_step" not in r.extra
+
+
+def test_an_unpinned_hub_model_is_refused_before_anything_loads(local, tmp_path):
+    job = smoke_job(XNLI, "zero-shot", tmp_path)
+    job = dataclasses.replace(job, budget=16, options={**job.options, **local, "model": "org/unpinned-encoder"})
+    record = execute(job)
+    assert record.status != "ok"
+    assert ("model 'org/unpinned-encoder' is neither a local directory nor a pinned hub model" in record.error
+            and "--set options.revision=<commit>" in record.error)
+
+
+@pytest.mark.slow
+def test_a_pinned_hub_model_loads_at_its_pin_and_a_branch_at_its_commit(local, tmp_path):
+    """Offline, from a hub cache holding a tiny XLM-R as FacebookAI/xlm-roberta-base at its pin and a
+    tiny mBERT-like encoder at another commit that main points to: an empty revision loads the pin,
+    revision=main the commit main names (each vocabulary size shows which was loaded), and each
+    record names the commit."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from transformers import AutoConfig
+
+    from tasks.crosslingual.xnli import MODELS
+
+    repo, pin, head = "FacebookAI/xlm-roberta-base", str(MODELS["FacebookAI/xlm-roberta-base"]), "1" * 40
+    make_hub_cache(tmp_path / "hf" / "hub", repo, pin, Path(local["model"]))
+    make_hub_cache(tmp_path / "hf" / "hub", repo, head, make_tiny_encoder_dir(tmp_path / "bert", "bert"), refs=["main"])
+    script = f"""
+import dataclasses, json
+from bench.runner import execute
+from bench.testing import smoke_job
+from tasks.crosslingual.specs import XNLI
+for revision in ("", "main"):
+    job = smoke_job(XNLI, "zero-shot", {str(tmp_path / "results")!r})
+    options = {{**job.options, "data_dir": {local["data_dir"]!r}, "languages": "en,fr", "revision": revision}}
+    r = execute(dataclasses.replace(job, budget=16, options=options))
+    print(json.dumps([r.status, r.error, r.extra.get("encoder"), r.extra.get("revision"), r.extra.get("vocab_full")]))
+"""
+    root = Path(__file__).resolve().parents[3]
+    env = dict(os.environ, HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
+               PYTHONPATH=str(root))
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("[")]
+    sizes = [AutoConfig.from_pretrained(d).vocab_size for d in (local["model"], tmp_path / "bert")]
+    assert sizes[0] != sizes[1]
+    assert runs == [["ok", None, f"{repo}@{pin}", pin, sizes[0]], ["ok", None, f"{repo}@{head}", head, sizes[1]]]
+

@@ -19,14 +19,17 @@ from tasks.crosslingual.data import CrossLingualData
 from tasks.crosslingual.xnli import (
     CLASSES,
     DEFAULT_MODEL,
+    FULL_TRAIN,
     MODELS,
     MULTI_NLI_DATASET,
     PUBLISHED,
     PUBLISHED_AVERAGES,
     PUBLISHED_CITATIONS,
+    PUBLISHED_DIFFERS,
     XNLI_DATASET,
     XNLI_LANGUAGES,
     load_xnli,
+    model_revision,
     published_average,
 )
 
@@ -209,3 +212,58 @@ def test_importing_the_module_loads_neither_library():
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+# --- the protocol: pins, recipe, which references apply ----------------------------------------
+def test_an_empty_revision_loads_the_pin_and_an_unpinned_hub_id_needs_one(tmp_path):
+    assert model_revision("FacebookAI/xlm-roberta-large", "") == MODELS["FacebookAI/xlm-roberta-large"]
+    assert model_revision("FacebookAI/xlm-roberta-large", "main") == "main"
+    assert model_revision("org/other", "0" * 40) == "0" * 40
+    assert model_revision(str(tmp_path), "") is None and model_revision(str(tmp_path), "main") is None
+    with pytest.raises(ValueError, match=r"^model 'org/other' is neither a local directory nor a pinned hub model "
+                                         r"\(FacebookAI/xlm-roberta-base, .*\): name its commit with --set "
+                                         r"options.revision=<commit> \(revision=main floats\)$"):
+        model_revision("org/other", "")
+
+
+def test_xnli_trains_with_xtremes_recipe_and_the_offline_tasks_as_before():
+    from tasks.crosslingual.specs import CLDR_NAMES, SYNTH_NLI, XNLI
+
+    assert {k: XNLI.options[k] for k in ("lr", "epochs", "batch_size", "max_length", "weight_decay", "warmup",
+                                        "select_every")} == {
+        "lr": 2e-5, "epochs": 5, "batch_size": 32, "max_length": 128, "weight_decay": 0.0, "warmup": 0.0,
+        "select_every": 100}
+    for spec in (CLDR_NAMES, SYNTH_NLI):  # their published numbers were obtained with these
+        assert (spec.options["weight_decay"], spec.options["warmup"], spec.options["select_every"]) == (0.01, 0.1, 0)
+
+
+def _settings(*sets: str) -> dict:
+    from bench.config import build_config, resolve_options
+    from tasks.crosslingual.specs import XNLI
+
+    return dict(resolve_options(XNLI, build_config(None, {}, list(sets)).options))
+
+
+def test_xlmr_large_references_apply_only_at_xtremes_rate_for_it():
+    from tasks.crosslingual.specs import XNLI
+
+    large = [r for r in XNLI.references if r.options.get("model") == "FacebookAI/xlm-roberta-large"]
+    assert large and all(dict(r.options) == {"model": "FacebookAI/xlm-roberta-large", "lr": 3e-5} for r in large)
+    default_rate = _settings("options.model=FacebookAI/xlm-roberta-large")
+    xtreme_rate = _settings("options.model=FacebookAI/xlm-roberta-large", "options.lr=3e-5")
+    assert not any(r.applies(FULL_TRAIN, default_rate) for r in large)
+    assert all(r.applies(FULL_TRAIN, xtreme_rate) for r in large)
+    base = [r for r in XNLI.references if r.options.get("model") == DEFAULT_MODEL]
+    assert base and all(r.applies(FULL_TRAIN, _settings()) for r in base)
+    assert not any(r.applies(FULL_TRAIN, xtreme_rate) for r in base)
+
+
+def test_mdeberta_references_are_shown_as_dev_set_numbers():
+    from tasks.crosslingual.specs import XNLI
+
+    for r in XNLI.references:
+        if r.options.get("model") == "microsoft/mdeberta-v3-base":
+            assert r.differs == PUBLISHED_DIFFERS["microsoft/mdeberta-v3-base"] and "dev" in r.differs
+            assert r.protocol.endswith("XNLI dev sets")
+        else:
+            assert r.differs == "" and r.protocol.endswith("XNLI test sets")
