@@ -1,8 +1,10 @@
 """The real tier: ``transformers`` backbones and ``datasets`` image sets, from the hub or a local copy.
 
-Users with internet name a hub id (``google/vit-base-patch16-224-in21k``, ``microsoft/resnet-50``,
-``facebook/convnext-tiny-224``, ``facebook/dinov2-small``) or a directory written by
-``save_pretrained``; weights load through safetensors and never with ``trust_remote_code``. The
+Users with internet name a hub id (those of :data:`~tasks.vision.hubdata.KNOWN_BACKBONES`:
+``google/vit-base-patch16-224-in21k``, ``microsoft/resnet-50``, ``facebook/dinov2-small``, and
+``facebook/convnext-tiny-224``, whose safetensors weights live on a pull-request revision) or a
+directory written by ``save_pretrained``; weights load only from safetensors, never from a pickle
+(``pytorch_model.bin`` can run code when loaded), and never with ``trust_remote_code``. The
 model is cut into the same units as the offline backbone (:class:`~tasks.vision.backbone.Backbone`)
 so that every strategy works unchanged, and running the units then :meth:`HubBackbone.pool`
 gives exactly the model's own image feature:
@@ -32,7 +34,6 @@ at loading, so a set of mixed sizes becomes one uint8 array.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -43,19 +44,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from tasks.hub import is_commit
 from tasks.vision.backbone import Backbone
 from tasks.vision.datasets import ImageSet
+from tasks.vision.hubdata import HUB_DATASETS, SUPPORTED_MODEL_TYPES, HubDataset, default_revision
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
 __all__ = ["HUB_DATASETS", "SUPPORTED_MODEL_TYPES", "HubBackbone", "HubDataset", "Preprocessing", "image_folder",
-           "load_backbone", "load_hub_dataset", "preprocessing"]
+           "load_backbone", "load_hub_dataset", "pickle_only", "preprocessing"]
 
-SUPPORTED_MODEL_TYPES = ("vit", "dinov2", "resnet", "convnext")
-"""``config.model_type`` values that :func:`load_backbone` knows how to cut into units."""
-
-_SHA = re.compile(r"^[0-9a-f]{40}$")
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 
 
@@ -279,7 +278,7 @@ def _fingerprint(folder: Path) -> str:
 def _resolve_revision(model: str, revision: str | None) -> str | None:
     """The commit ``revision`` (default: the main branch) of hub repository ``model`` points to, or
     ``revision`` itself when it cannot be resolved (unknown repo, offline without a cached ref)."""
-    if revision and _SHA.match(revision):
+    if is_commit(revision):
         return revision
     try:
         from transformers.utils.hub import resolve_revision
@@ -287,6 +286,25 @@ def _resolve_revision(model: str, revision: str | None) -> str | None:
         return revision
     resolved = resolve_revision(model, revision)
     return getattr(resolved, "resolved", None) or revision
+
+
+_PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
+_NO_FILE = ("does not appear to have a file named", "no file named")
+"""How transformers says a checkpoint has no file of the asked-for format (a hub 404, a local folder)."""
+
+
+def pickle_only(where: str, local: bool = False) -> str:
+    """The one line that refuses a checkpoint whose weights are not in safetensors, and says what to do."""
+    fix = ("convert it once with AutoModel.from_pretrained(dir).save_pretrained(dir) in an environment you trust"
+           if local else "pick a revision that has model.safetensors (--set options.revision=...), or convert it once "
+           "with AutoModel.from_pretrained(...).save_pretrained(dir) in an environment you trust and pass that "
+           "directory as --model")
+    return (f"{where}: no model.safetensors, and weights are never loaded from pickle (pytorch_model.bin can run "
+            f"code when loaded): {fix}")
+
+
+def _has_safetensors(folder: Path) -> bool:
+    return (folder / "model.safetensors").is_file() or (folder / "model.safetensors.index.json").is_file()
 
 
 def load_backbone(model: str, revision: str | None = None, pretrained: bool = True) -> HubBackbone:
@@ -297,10 +315,14 @@ def load_backbone(model: str, revision: str | None = None, pretrained: bool = Tr
     ``<hub id>@<commit>``. A local directory's name is its absolute path and a hash of its JSON
     files and safetensors weights (``<path>#<hash12>``), so an artifact cache keyed on it notices
     new weights. ``pretrained=False`` builds the same architecture from its config with the
-    model's own random initialization (the from-scratch baseline; seed torch first). Weights load
-    only from safetensors; code from the repository never runs (``trust_remote_code=False``).
-    Raises ValueError naming the supported model types for any other architecture, before any
-    weights are downloaded.
+    model's own random initialization (the from-scratch baseline; seed torch first). Without a
+    ``revision``, a hub id of :data:`~tasks.vision.hubdata.KNOWN_BACKBONES` loads the revision named
+    there (the one with safetensors weights), any other its main branch. Weights load only from
+    safetensors; code from the repository never runs (``trust_remote_code=False``). Raises
+    ValueError naming the supported model types for any other architecture, before any weights are
+    downloaded, and ValueError with :func:`pickle_only`'s line for a checkpoint without
+    safetensors weights (a local one before anything is read; transformers' conversion of pickle
+    weights on the hub is not used: it needs the literal revision ``main`` and loads the pickle).
     """
     from transformers import AutoConfig, AutoImageProcessor, AutoModel
     from transformers.utils import logging as hf_logging
@@ -308,7 +330,11 @@ def load_backbone(model: str, revision: str | None = None, pretrained: bool = Tr
     local = Path(model).expanduser()
     is_local = local.is_dir()
     source = str(local) if is_local else model
-    rev = None if is_local else _resolve_revision(model, revision)
+    if is_local and pretrained and not _has_safetensors(local):
+        if any((local / name).is_file() for name in _PICKLE_WEIGHTS):
+            raise ValueError(pickle_only(str(local), local=True))
+        raise FileNotFoundError(f"{local}: no model.safetensors; write the model there with save_pretrained")
+    rev = None if is_local else _resolve_revision(model, revision or default_revision(model))
     kw: dict[str, Any] = {"revision": rev, "trust_remote_code": False}
     config = AutoConfig.from_pretrained(source, **kw)
     if config.model_type not in SUPPORTED_MODEL_TYPES:
@@ -319,8 +345,13 @@ def load_backbone(model: str, revision: str | None = None, pretrained: bool = Tr
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     try:
-        net = (AutoModel.from_pretrained(source, use_safetensors=True, **kw) if pretrained
-               else AutoModel.from_config(config))
+        try:
+            net = (AutoModel.from_pretrained(source, use_safetensors=True, **kw) if pretrained
+                   else AutoModel.from_config(config))
+        except OSError as exc:
+            if "safetensors" not in str(exc) or not any(m in str(exc) for m in _NO_FILE):
+                raise
+            raise ValueError(pickle_only(f"{model}@{rev or 'main'}")) from None
         try:
             processor = AutoImageProcessor.from_pretrained(source, **kw)
         except OSError as exc:
@@ -335,95 +366,6 @@ def load_backbone(model: str, revision: str | None = None, pretrained: bool = Tr
 
 
 # --- image sets ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class HubDataset:
-    """Where a real-tier image set lives on the hub and how its splits and columns are named."""
-
-    key: str
-    """The name tasks use (``dataset`` option)."""
-    repo: str
-    """Hub id, or a local directory with the repository's files."""
-    revision: str
-    """The commit loaded; ``main`` only where none could be pinned yet (the record keeps it)."""
-    train_split: str
-    """The split labels are drawn from."""
-    test_split: str
-    """The split scored on."""
-    image_column: str = "image"
-    label_column: str = "label"
-    config: str | None = None
-    """The repository's configuration (``name`` of ``load_dataset``); None: its only or default one."""
-    citation: str = ""
-    """BibTeX of the dataset's paper."""
-
-    @property
-    def pinned(self) -> bool:
-        """Whether ``revision`` is a full commit hash (an immutable snapshot)."""
-        return bool(_SHA.match(self.revision))
-
-
-_FLOWERS = """@inproceedings{nilsback2008automated,
-  title={Automated Flower Classification over a Large Number of Classes},
-  author={Nilsback, Maria-Elena and Zisserman, Andrew},
-  booktitle={Sixth Indian Conference on Computer Vision, Graphics \\& Image Processing},
-  pages={722--729},
-  year={2008}
-}"""
-_PETS = """@inproceedings{parkhi2012cats,
-  title={Cats and Dogs},
-  author={Parkhi, Omkar M. and Vedaldi, Andrea and Zisserman, Andrew and Jawahar, C. V.},
-  booktitle={IEEE Conference on Computer Vision and Pattern Recognition},
-  pages={3498--3505},
-  year={2012}
-}"""
-_DTD = """@inproceedings{cimpoi2014describing,
-  title={Describing Textures in the Wild},
-  author={Cimpoi, Mircea and Maji, Subhransu and Kokkinos, Iasonas and Mohamed, Sammy and Vedaldi, Andrea},
-  booktitle={IEEE Conference on Computer Vision and Pattern Recognition},
-  pages={3606--3613},
-  year={2014}
-}"""
-_EUROSAT = """@article{helber2019eurosat,
-  title={EuroSAT: A Novel Dataset and Deep Learning Benchmark for Land Use and Land Cover Classification},
-  author={Helber, Patrick and Bischke, Benjamin and Dengel, Andreas and Borth, Damian},
-  journal={IEEE Journal of Selected Topics in Applied Earth Observations and Remote Sensing},
-  volume={12},
-  number={7},
-  pages={2217--2226},
-  year={2019}
-}"""
-_CIFAR = """@techreport{krizhevsky2009learning,
-  title={Learning Multiple Layers of Features from Tiny Images},
-  author={Krizhevsky, Alex},
-  institution={University of Toronto},
-  year={2009}
-}"""
-_BEANS = """@misc{makerere2020beans,
-  title={Bean Disease Dataset},
-  author={{Makerere AI Lab}},
-  howpublished={\\url{https://github.com/AI-Lab-Makerere/ibean/}},
-  month={January},
-  year={2020}
-}"""
-
-HUB_DATASETS: dict[str, HubDataset] = {d.key: d for d in (
-    # Revisions are the commits other pinned code loads (MTEB's task metadata for flowers, DTD and
-    # CIFAR-10; pinned download scripts for EuroSAT and beans).
-    HubDataset("flowers102", "nelorth/oxford-flowers", "a37b1891609c0376fa81eced756e7863e1bd873b", "train", "test",
-               citation=_FLOWERS),
-    HubDataset("pets", "timm/oxford-iiit-pet", "main", "train", "test",  # TODO pin: no commit found offline
-               citation=_PETS),
-    HubDataset("dtd", "tanganke/dtd", "d2afa97d9f335b1a6b3b09c637aef667f98f966e", "train", "test", citation=_DTD),
-    HubDataset("eurosat", "tanganke/eurosat", "43750fc422c7fbd4289e2df3f7473617a5937acc", "train", "test",
-               citation=_EUROSAT),
-    HubDataset("cifar10", "uoft-cs/cifar10", "0b2714987fa478483af9968de7c934580d0bb9a2", "train", "test",
-               image_column="img", citation=_CIFAR),
-    HubDataset("beans", "AI-Lab-Makerere/beans", "27aa014ce09b193e1a6f58112d4a66e0eddb69c5", "train", "test",
-               label_column="labels", citation=_BEANS),
-)}
-"""The real tier's image sets by key. Each is a parquet repository (no loading script)."""
-
-
 def _square(img: Any, size: int) -> np.ndarray:
     """A PIL image to (size, size, 3) uint8: RGB, shorter side resized to ``size`` (bicubic), centre crop."""
     from PIL import Image

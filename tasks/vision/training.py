@@ -7,6 +7,7 @@ never in the code path.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -48,19 +49,34 @@ def train(
     evaluate: Callable[[], float] | None = None,
     before_step: Callable[[int], None] | None = None,
     augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    optimizer: str = "adam",
+    warmup_cosine: int | None = None,
 ) -> tuple[list[tuple[float, float]], int]:
-    """Adam on cross-entropy: the loop every method and source model uses.
+    """Adam on cross-entropy, at a constant learning rate: the loop every method and source model uses.
 
     ``params`` are parameters or torch parameter groups (dicts with their own ``lr``, for
     discriminative learning rates). Mini-batches walk through seeded permutations of the data
     (each example once per epoch); a batch larger than the data is the whole data.
     ``before_step(step)`` may change which parameters require gradients (gradual unfreezing:
-    Adam skips a parameter whose gradient is None); ``augment`` transforms each batch.
+    the optimizer skips a parameter whose gradient is None); ``augment`` transforms each batch.
     ``evaluate`` is called before the steps listed in ``eval_at`` (``steps`` itself meaning
     after the last one), giving the learning curve. Returns the curve and the number of
     examples processed.
+
+    A published protocol's optimizer instead (VTAB-1k as VPT runs it, :mod:`tasks.vision.vtab`):
+    ``optimizer`` ``"adamw"`` (decoupled weight decay) or ``"sgd"`` (momentum 0.9, L2 weight
+    decay); ``warmup_cosine=w`` scales every group's rate linearly up over the first ``w`` steps,
+    then down to zero along a half cosine by the last.
     """
-    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, foreach=False)
+    if optimizer == "adam":
+        opt: torch.optim.Optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, foreach=False)
+    elif optimizer == "adamw":
+        opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, foreach=False)
+    elif optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay, foreach=False)
+    else:
+        raise ValueError(f"optimizer={optimizer!r}; accepted: adam, adamw, sgd")
+    base_lrs = [float(g["lr"]) for g in opt.param_groups]
     loss_fn = nn.CrossEntropyLoss()
     n = len(x)
     batch = min(batch_size, n)
@@ -80,6 +96,10 @@ def train(
             order = np.concatenate([order, rng.permutation(n)])
         idx, order = torch.from_numpy(order[:batch]).to(x.device), order[batch:]
         inputs = x[idx] if augment is None else augment(x[idx])
+        if warmup_cosine is not None:
+            scale = _warmup_cosine(step, steps, warmup_cosine)
+            for group, base in zip(opt.param_groups, base_lrs, strict=True):
+                group["lr"] = base * scale
         opt.zero_grad(set_to_none=True)
         loss = loss_fn(model(inputs), y[idx])
         loss.backward()
@@ -88,6 +108,13 @@ def train(
         if on_step is not None:
             on_step(1)
     return curve, seen
+
+
+def _warmup_cosine(step: int, steps: int, warmup: int) -> float:
+    """Learning-rate factor at ``step`` of ``steps``: linear warm-up over ``warmup`` steps, then a half cosine to 0."""
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
 
 
 def count_params(params: Iterable[nn.Parameter]) -> int:

@@ -23,19 +23,23 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 from torch import nn
 
 from bench.api import RunContext, RunResult, TaskSpec
 from bench.config import resolve_options
 from tasks.common import TorchTask
+from tasks.vision import vtab
 from tasks.vision.backbone import Backbone, EfficientNetBackbone, reset_parameters
+from tasks.vision.checks import PROTOCOLS
 from tasks.vision.datasets import ImageSet, per_class_sample
 from tasks.vision.training import count_params, predict, train
 
@@ -163,22 +167,33 @@ def load_target(opts: Mapping[str, Any]) -> ImageSet:
     return load_hub_dataset(HUB_DATASETS[dataset], data_dir, size)
 
 
-def training_pool(opts: Mapping[str, Any], labels: np.ndarray, budget: int, seed: int) -> np.ndarray:
+def training_pool(opts: Mapping[str, Any], labels: np.ndarray, budget: int, seed: int,
+                  classes: Sequence[str] | None = None) -> np.ndarray:
     """Indices of the labelled images a run trains on, by the ``protocol`` option.
 
-    ``per-class`` (default): ``budget`` labels per class, nested across budgets. ``vtab-1k``:
-    1,000 images drawn uniformly from the training split (VTAB's protocol; Zhai et al., 2019),
-    the budget unused. ``full``: the whole training split, the budget unused.
+    ``per-class`` (default): ``budget`` labels per class, nested across budgets; a budget above the
+    smallest class is refused in one line naming it (``classes``: the names to name it by).
+    ``vtab-1k``: the 1,000 images of VTAB-1k (Zhai et al., 2019), drawn uniformly from the training
+    split, the 800 + 200 of :func:`tasks.vision.vtab.split` together; the budget unused.
+    ``full``: the whole training split, the budget unused.
     """
     protocol = str(opts.get("protocol") or "per-class")
     if protocol == "per-class":
+        counts = np.bincount(labels) if len(labels) else np.zeros(0, np.int64)
+        present = np.flatnonzero(counts)
+        if len(present) and budget > counts[present].min():
+            c = int(present[np.argmin(counts[present])])
+            name = repr(classes[c]) if classes is not None and c < len(classes) else str(c)
+            raise ValueError(f"budget {budget} labels per class is more than the {int(counts[c])} training images of "
+                             f"class {name} in dataset {opts.get('dataset')!r}; accepted budgets: up to "
+                             f"{int(counts[c])}")
         return per_class_sample(labels, budget, [seed, STREAM_BUDGET])
     if protocol == "vtab-1k":
-        rng = np.random.default_rng([seed, STREAM_BUDGET])
-        return np.sort(rng.permutation(len(labels))[: min(1000, len(labels))])
+        train, val = vtab.split(len(labels), np.random.default_rng([seed, STREAM_BUDGET]))
+        return np.sort(np.concatenate([train, val]))
     if protocol == "full":
         return np.arange(len(labels))
-    raise ValueError(f"protocol={protocol!r}; accepted: per-class, vtab-1k, full")
+    raise ValueError(f"protocol={protocol!r}; accepted: {', '.join(PROTOCOLS)}")
 
 
 def target_steps(opts: Mapping[str, Any], n_train: int) -> int:
@@ -216,11 +231,26 @@ class ImageTransferTask(TorchTask):
         opts = resolve_options(self.spec, {**self.options, **ctx.options})
         with ctx.phase("data"):
             data = load_target(opts)
-            chosen = training_pool(opts, data.train_y, ctx.budget, ctx.seed)
-            train_y = torch.from_numpy(data.train_y[chosen])
+        if str(opts.get("protocol") or "per-class") == "vtab-1k":
+            return self._vtab(method, opts, ctx, data)
+        with ctx.phase("data"):
+            chosen = training_pool(opts, data.train_y, ctx.budget, ctx.seed, data.classes)
         if method == "pixel-logreg":
             return self._pixel_logreg(data, chosen, ctx)
+        fit = self._fit(method, opts, ctx, data, chosen)
+        with ctx.phase("eval"):
+            pred = _predict(fit.model, fit.setup.test_x, ctx.device)
+        return self._result(fit, pred, data)
 
+    def _fit(self, method: str, opts: Mapping[str, Any], ctx: RunContext, data: ImageSet, chosen: np.ndarray,
+             grid: vtab.Grid | None = None) -> _Fit:
+        """Build ``method``'s classifier and train it on the pool images ``chosen``, ready to predict.
+
+        Seeded from the run's seed alone, so every call with the same arguments trains the same
+        model (each grid point of :meth:`_vtab` starts from the same draws). ``grid``: train with
+        its optimizer and warm-up-cosine schedule instead of constant-rate Adam.
+        """
+        train_y = torch.from_numpy(data.train_y[chosen])
         torch.manual_seed(ctx.seed)
         with ctx.phase("source_train"):
             setup = self._setup(method, opts, ctx, data, chosen)
@@ -229,6 +259,8 @@ class ImageTransferTask(TorchTask):
         train_x, train_y = setup.train_x.to(device), train_y.to(device)
         params = [p for g in groups for p in g["params"]]
         steps = int(opts["probe_steps"]) if method == "linear-probe" else target_steps(opts, len(chosen))
+        schedule: dict[str, Any] = {} if grid is None else {
+            "optimizer": grid.optimizer, "warmup_cosine": max(1, round(grid.warmup * steps))}
         with ctx.phase("target_train"), ctx.progress(steps, f"{method} seed {ctx.seed}") as bar:
             _, seen = train(
                 model, groups, train_x, train_y, steps=steps, lr=float(opts["lr"]),
@@ -236,29 +268,69 @@ class ImageTransferTask(TorchTask):
                 rng=np.random.default_rng([ctx.seed, STREAM_BATCHES]), on_step=bar.update,
                 before_step=setup.before_step,
                 augment=_shift_augment(int(opts["augment_shift"]), ctx.seed) if setup.start == 0 else None,
+                **schedule,
             )
         with ctx.phase("eval"):
             if method == "lora":
                 _merge_lora(model)
             recalibrate_batch_norm(model, train_x)
-            pred = _predict(model, setup.test_x, device)
+        return _Fit(model, setup, steps, seen, len(chosen), count_params(params))
+
+    def _result(self, fit: _Fit, pred: np.ndarray, data: ImageSet) -> RunResult:
+        """The record of a trained classifier's test predictions ``pred``."""
         truth = data.test_y
         acc = int((pred == truth).sum()) / len(truth)
         per_class = {name: int((pred[truth == c] == c).sum()) / max(1, int((truth == c).sum()))
                      for c, name in enumerate(data.classes)}
-        trainable = count_params(params)
+        model = fit.model
         total = count_params(model.parameters())
         return RunResult(
-            metrics={"accuracy": acc, "trainable_fraction": trainable / total},
+            metrics={"accuracy": acc, "trainable_fraction": fit.trainable / total},
             breakdowns={"accuracy": per_class},
-            curves={"test_accuracy": [(float(steps), acc)]},
-            trainable_params=trainable,
+            curves={"test_accuracy": [(float(fit.steps), acc)]},
+            trainable_params=fit.trainable,
             total_params=total,
-            train_samples=seen,
-            extra={"n_train": int(len(chosen)), "n_test": int(len(truth)), "steps": steps,
+            train_samples=fit.seen,
+            extra={"n_train": fit.n_train, "n_test": int(len(truth)), "steps": fit.steps,
                    "backbone": model.backbone.name, "resolution": model.backbone.resolution,
-                   "frozen_prefix_units": setup.start, **setup.extra},
+                   "frozen_prefix_units": fit.setup.start, **fit.setup.extra},
         )
+
+    def _vtab(self, method: str, opts: Mapping[str, Any], ctx: RunContext, data: ImageSet) -> RunResult:
+        """VTAB-1k as VPT ran it (:mod:`tasks.vision.vtab`): every point of the method's grid trained on
+        the 800 and scored on the 200, the best retrained on all 1,000 and tested.
+
+        The record keeps every point's validation accuracy and the selection (``extra["vtab"]``);
+        ``selected_lr``, ``selected_weight_decay`` and ``val_accuracy`` are metrics, so the
+        leaderboard can show what was chosen beside the test accuracy."""
+        train_idx, val_idx = vtab.split(len(data.train_y), np.random.default_rng([ctx.seed, STREAM_BUDGET]))
+        everything = np.sort(np.concatenate([train_idx, val_idx]))
+        split = {"train": int(len(train_idx)), "val": int(len(val_idx))}
+        grid = vtab.grid_for(method)
+        if grid is None:
+            result = self._pixel_logreg(data, everything, ctx)
+            result.extra["vtab"] = {**split, "grid": None, "points": [],
+                                    "note": f"{method} has no learning rate to select: trained once on all of them"}
+            return result
+        points: list[dict[str, Any]] = []
+        for point in grid.points(int(opts["batch_size"])):
+            fit = self._fit(method, {**opts, "lr": point["lr"], "weight_decay": point["weight_decay"]}, ctx, data,
+                            train_idx, grid)
+            with ctx.phase("eval"):
+                pred = _predict(fit.model, fit.setup.pool_inputs(data, val_idx), ctx.device)
+            truth = data.train_y[val_idx]
+            points.append({**point, "val_accuracy": int((pred == truth).sum()) / max(1, len(truth))})
+        best = vtab.select(points)
+        fit = self._fit(method, {**opts, "lr": best["lr"], "weight_decay": best["weight_decay"]}, ctx, data,
+                        everything, grid)
+        with ctx.phase("eval"):
+            pred = _predict(fit.model, fit.setup.test_x, ctx.device)
+        result = self._result(fit, pred, data)
+        result.metrics.update(selected_lr=float(best["lr"]), selected_weight_decay=float(best["weight_decay"]),
+                              val_accuracy=float(best["val_accuracy"]))
+        result.extra["vtab"] = {**split, "grid": grid.name, "optimizer": grid.optimizer, "warmup": grid.warmup,
+                                "points": points, "selected": dict(best)}
+        return result
 
     def _pixel_logreg(self, data: ImageSet, chosen: np.ndarray, ctx: RunContext) -> RunResult:
         """The reference row: multinomial logistic regression on raw pixels scaled to [0, 1]."""
@@ -327,7 +399,8 @@ class ImageTransferTask(TorchTask):
                 raise ValueError(f"trainable_units={opts['trainable_units']}; accepted: 0 to {n}")
             for p in backbone.units[:frozen].parameters():
                 p.requires_grad_(False)
-            train_x, test_x = self._prefix(backbone, frozen, opts, ctx, data, chosen)
+            prefix, test_x = self._prefix(backbone, frozen, opts, ctx, data)
+            train_x = _cached(prefix, chosen) if prefix is not None else backbone.prepare(data.train_x[chosen])
             model = Classifier(backbone, n_classes, start=frozen,
                                frozen_stats=set(range(frozen)) | (set() if update_stats else pretrained),
                                feature_dim=int(train_x.shape[1]) if frozen == n else None)
@@ -340,7 +413,8 @@ class ImageTransferTask(TorchTask):
                 tuned = [p for p in backbone.units[frozen:keep].parameters()]
                 groups += [g for g in ({"params": tuned, "lr": backbone_lr}, {"params": re_init_params, "lr": lr})
                            if g["params"]]
-            return _Setup(model, groups, train_x, test_x, frozen, extra={**extra, "frozen_units": frozen})
+            return _Setup(model, groups, train_x, test_x, frozen, extra={**extra, "frozen_units": frozen},
+                          prefix=prefix)
 
         frozen_stats = set() if update_stats else pretrained
         model = Classifier(backbone, n_classes, frozen_stats=frozen_stats)
@@ -370,12 +444,12 @@ class ImageTransferTask(TorchTask):
         return _Setup.plain(model, groups, data, chosen, before_step=before_step, extra=extra)
 
     def _prefix(self, backbone: Backbone, depth: int, opts: Mapping[str, Any], ctx: RunContext,
-                data: ImageSet, chosen: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | np.ndarray]:
-        """Inputs of unit ``depth`` (pooled features of the top ``probe_units`` units when ``depth``
-        is every unit) for the chosen pool images and the test set: a cached artifact when the
-        prefix holds pretrained units."""
+                data: ImageSet) -> tuple[Path | None, torch.Tensor | np.ndarray]:
+        """The cached artifact of the inputs of unit ``depth`` (pooled features of the top
+        ``probe_units`` units when ``depth`` is every unit) for the whole pool, and those of the test
+        set; (None, the raw test images) when there is no prefix."""
         if depth == 0:
-            return backbone.prepare(data.train_x[chosen]), data.test_x
+            return None, data.test_x
         probe = int(opts["probe_units"]) if depth == len(backbone.units) else 1
         key = {"task": self.spec.id, "artifact": "frozen-prefix", "format": ARTIFACT_FORMAT,
                "backbone": backbone.name, "dataset": str(opts["dataset"]), "data_dir": str(opts.get("data_dir") or ""),
@@ -383,8 +457,7 @@ class ImageTransferTask(TorchTask):
                "depth": depth, "torch": torch.__version__, **({"probe_units": probe} if probe > 1 else {})}
         path = ctx.artifacts.get_or_build(
             "frozen-prefix", key, lambda out: _build_prefix(out, backbone, depth, data, ctx, probe))
-        tensors = load_file(str(path / "activations.safetensors"))
-        return tensors["pool"][torch.from_numpy(chosen)], tensors["test"]
+        return path / "activations.safetensors", _tensor(path / "activations.safetensors", "test")
 
 
 class _Setup:
@@ -392,20 +465,48 @@ class _Setup:
 
     ``test_x`` is a tensor of cached prefix activations or the raw test images (uint8), which
     are prepared chunk by chunk at evaluation: a real-tier test set at 224 px would not fit in
-    memory as one float tensor.
+    memory as one float tensor. ``prefix``: the file of cached activations of the whole pool,
+    where the model reads a cached prefix (None: it reads raw images).
     """
 
     def __init__(self, model: Classifier, groups: list[dict[str, Any]], train_x: torch.Tensor,
                  test_x: torch.Tensor | np.ndarray, start: int = 0, before_step: Callable[[int], None] | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
+                 extra: dict[str, Any] | None = None, prefix: Path | None = None) -> None:
         self.model, self.groups, self.train_x, self.test_x = model, groups, train_x, test_x
-        self.start, self.before_step, self.extra = start, before_step, extra or {}
+        self.start, self.before_step, self.extra, self.prefix = start, before_step, extra or {}, prefix
+
+    def pool_inputs(self, data: ImageSet, idx: np.ndarray) -> torch.Tensor | np.ndarray:
+        """The model's inputs for pool images ``idx`` (held-out validation images), as ``test_x`` for the test set."""
+        return data.train_x[idx] if self.prefix is None else _cached(self.prefix, idx)
 
     @classmethod
     def plain(cls, model: Classifier, groups: list[dict[str, Any]], data: ImageSet, chosen: np.ndarray,
               **kwargs: Any) -> _Setup:
         bb = model.backbone
         return cls(model, groups, bb.prepare(data.train_x[chosen]), data.test_x, **kwargs)
+
+
+def _tensor(file: Path, name: str) -> torch.Tensor:
+    """One tensor of a safetensors file, without reading the others."""
+    with safe_open(str(file), framework="pt") as f:
+        return f.get_tensor(name)
+
+
+def _cached(prefix: Path, idx: np.ndarray) -> torch.Tensor:
+    """Rows ``idx`` of a cached prefix's pool activations (the whole pool is read, then let go)."""
+    return _tensor(prefix, "pool")[torch.from_numpy(idx)]
+
+
+@dataclass
+class _Fit:
+    """A trained classifier, how it was built and what its training cost."""
+
+    model: Classifier
+    setup: _Setup
+    steps: int
+    seen: int
+    n_train: int
+    trainable: int
 
 
 def _predict(model: Classifier, test_x: torch.Tensor | np.ndarray, device: str, chunk: int = 256) -> np.ndarray:

@@ -174,6 +174,72 @@ def test_unsupported_architectures_get_a_clear_error(tmp_path):
         load_backbone(str(tmp_path))
 
 
+def _pickle_only(folder: Path) -> Path:
+    """``folder``'s weights as pytorch_model.bin only (torch.save of the state dict), beside its two configs."""
+    from safetensors.torch import load_file
+
+    torch.save(load_file(str(folder / "model.safetensors")), folder / "pytorch_model.bin")
+    (folder / "model.safetensors").unlink()
+    return folder
+
+
+def test_a_checkpoint_with_pickle_weights_only_is_refused_in_one_line_saying_what_to_do(tmp_path):
+    folder = _pickle_only(make_tiny_backbone_dir(tmp_path / "m"))
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "preprocessor_config.json", "pytorch_model.bin"]
+    with pytest.raises(ValueError) as err:
+        load_backbone(str(folder))
+    assert str(err.value) == (
+        f"{folder}: no model.safetensors, and weights are never loaded from pickle (pytorch_model.bin can run code "
+        "when loaded): convert it once with AutoModel.from_pretrained(dir).save_pretrained(dir) in an environment you "
+        "trust")
+    assert load_backbone(str(folder), pretrained=False).model_type == "vit"  # scratch needs the config only
+
+
+@pytest.mark.slow
+def test_a_hub_id_with_pickle_weights_only_is_refused_in_one_line(tmp_path):
+    """The same refusal for a hub id, whose files only transformers sees (here: a hub cache, offline)."""
+    commit = "89abcdef0123456789abcdef0123456789abcdef"
+    repo = tmp_path / "hub" / "models--tinyorg--pickled"
+    _pickle_only(make_tiny_backbone_dir(repo / "snapshots" / commit))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    script = textwrap.dedent("""
+        import tasks.vision.hub as hub
+        try:
+            hub.load_backbone("tinyorg/pickled")
+        except ValueError as exc:
+            print(exc)
+    """)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(tmp_path / "hub"), PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.splitlines() == [
+        f"tinyorg/pickled@{commit}: no model.safetensors, and weights are never loaded from pickle (pytorch_model.bin "
+        "can run code when loaded): pick a revision that has model.safetensors (--set options.revision=...), or "
+        "convert it once with AutoModel.from_pretrained(...).save_pretrained(dir) in an environment you trust and "
+        "pass that directory as --model"]
+
+
+@pytest.mark.slow
+def test_convnext_tiny_loads_the_safetensors_of_its_pull_request_not_the_pickle_of_main(tmp_path):
+    """facebook/convnext-tiny-224 as the hub holds it: main with pickle weights only, refs/pr/4 with
+    model.safetensors; without a revision the backbone comes from refs/pr/4 (a hub cache, offline)."""
+    main, pr = "1111111111111111111111111111111111111111", "2222222222222222222222222222222222222222"
+    repo = tmp_path / "hub" / "models--facebook--convnext-tiny-224"
+    _pickle_only(make_tiny_backbone_dir(repo / "snapshots" / main, "convnext"))
+    make_tiny_backbone_dir(repo / "snapshots" / pr, "convnext", seed=1)
+    (repo / "refs" / "refs" / "pr").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(main)
+    (repo / "refs" / "refs" / "pr" / "4").write_text(pr)
+    script = "import tasks.vision.hub as hub; print(hub.load_backbone('facebook/convnext-tiny-224').name)"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(tmp_path / "hub"), PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == [f"facebook/convnext-tiny-224@{pr}"]
+
+
 @pytest.mark.slow
 def test_a_hub_id_loads_from_the_cache_offline_pinned_to_its_commit(model_dirs, tmp_path):
     """The hub path a user with internet takes, served from a hub cache laid out as huggingface_hub
@@ -244,12 +310,13 @@ def test_image_folder(tmp_path):
         image_folder(folder)
 
 
-def test_the_hub_table_names_real_parquet_repositories_and_pins_what_it_can():
+def test_the_hub_table_names_real_parquet_repositories_pinned_to_commits():
     assert set(HUB_DATASETS) == {"flowers102", "pets", "dtd", "eurosat", "cifar10", "beans"}
     for key, spec in HUB_DATASETS.items():
         assert spec.key == key and "/" in spec.repo and spec.citation.startswith("@")
-        assert spec.pinned or spec.revision == "main"
-    assert sum(spec.pinned for spec in HUB_DATASETS.values()) == 5  # pets: TODO pin
+        assert spec.pinned, key
+        if spec.smallest_class is not None and spec.split_sizes is not None:
+            assert spec.smallest_class * (spec.num_classes or 1) <= spec.split_sizes[0]
 
 
 # --- end to end ------------------------------------------------------------------------------------
