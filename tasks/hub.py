@@ -119,6 +119,10 @@ class LiveHub:
             raise LookupError(f"{kind} {repo}: no revision {revision!r} on the hub") from None
         except RepositoryNotFoundError:
             raise LookupError(f"{kind} {repo}: no such repository on the hub (or it is private or gated)") from None
+        except Exception as exc:  # httpx's or requests' connection errors, a proxy's refusal, a timeout
+            first = (str(exc).splitlines() or [""])[0]
+            raise ConnectionError(f"could not reach the hub ({type(exc).__name__}: {first}); check-real needs network "
+                                  "access, or TRANSFERBENCH_HUB_METADATA=DIR to read saved metadata") from None
         card_data = getattr(meta, "card_data", None)
         card = card_data.to_dict() if card_data is not None else {}
         files = tuple(s.rfilename for s in (meta.siblings or []))

@@ -45,17 +45,27 @@ def main(args: argparse.Namespace) -> int:
                          + ", ".join(sorted(t for t, s in reg.tasks.items() if s.hub_check)))
     if not specs:
         raise UsageError(f"no task of suite {args.suite!r} loads from a hub")
-    start, broken = time.perf_counter(), 0
+    start, broken, seen = time.perf_counter(), 0, set()
     for spec in specs:
         options = resolve_options(spec, {k: v for k, v in config.options.items() if k in spec.options})
         print(spec.id)
         try:
             checks = hub_checks(spec, options)
-        except Exception as exc:  # an unreachable hub, a plugin's bug: one line, and the next task
+        except ConnectionError as exc:  # no task can be checked: say so once
+            print(f"  BROKEN  {exc}")
+            broken += 1
+            break
+        except Exception as exc:  # a plugin's bug, an unexpected answer: one line, and the next task
             first = (str(exc).splitlines() or [type(exc).__name__])[0]
             checks = [("the hub", f"could not check: {type(exc).__name__}: {first}")]
+        repeated = [c for c in checks if c in seen]
         for what, problem in checks:
+            if (what, problem) in seen:
+                continue
+            seen.add((what, problem))
             broken += problem is not None
             print(f"  {'ok' if problem is None else 'BROKEN':7} {what}" + (f": {problem}" if problem else ""))
+        if repeated:
+            print(f"  {'':7} ({len(repeated)} more, checked above)")
     print(f"\n{broken} problem(s) in {len(specs)} task(s), {time.perf_counter() - start:.1f} s", file=sys.stderr)
     return 1 if broken else 0
