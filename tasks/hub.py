@@ -17,12 +17,13 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, Protocol
 
-__all__ = ["SHA", "Check", "HubIndex", "LiveHub", "RepoInfo", "SavedHub", "default_hub", "is_commit"]
+__all__ = ["PICKLE_WEIGHTS", "SAFETENSORS_WEIGHTS", "SHA", "Check", "HubIndex", "LiveHub", "RepoInfo", "SavedHub",
+           "default_hub", "is_commit", "look_up_model", "weights_problem"]
 
 SHA = re.compile(r"^[0-9a-f]{40}$")
 """A full git commit hash: the only revision that names an immutable snapshot."""
@@ -161,3 +162,38 @@ def default_hub() -> HubIndex:
     """:class:`SavedHub` of ``$TRANSFERBENCH_HUB_METADATA`` where it is set, else :class:`LiveHub`."""
     saved = os.environ.get("TRANSFERBENCH_HUB_METADATA")
     return SavedHub(saved) if saved else LiveHub()
+
+
+SAFETENSORS_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
+"""The weight files the real tiers load from a hub (one file, or a sharded index)."""
+PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
+"""Pickle weights: never loaded, since unpickling runs whatever code the file holds."""
+
+
+def weights_problem(has: Callable[[str], bool], where: str = "at this revision") -> str | None:
+    """None where safetensors weights are there (``has(name)``: whether the file is), else what to do.
+
+    A repository whose main branch has pickle weights only often has a bot's safetensors
+    conversion as a pull request (``refs/pr/N``): pinning that commit is the fix that needs no
+    conversion on the user's side.
+    """
+    if any(has(name) for name in SAFETENSORS_WEIGHTS):
+        return None
+    if any(has(name) for name in PICKLE_WEIGHTS):
+        return ("only pickle weights (pytorch_model.bin), which are never loaded: pin a revision with "
+                "model.safetensors (often its safetensors conversion pull request, refs/pr/N), or convert it once "
+                "with save_pretrained in an environment you trust")
+    return f"no model.safetensors {where}"
+
+
+def look_up_model(hub: HubIndex, repo: str, revision: str, note: str = "") -> tuple[str, RepoInfo | None, str | None]:
+    """``(what, info, problem)`` for a model repository at a revision: the line's label, its metadata
+    (None where the lookup failed) and the lookup's problem. The label names the commit a branch
+    resolved to, since that is what a run loads and records."""
+    what = f"model {repo}@{revision[:7] if is_commit(revision) else revision}"
+    try:
+        info = hub.info("model", repo, revision)
+    except LookupError as exc:
+        return what, None, str(exc)
+    notes = [n for n in ("" if is_commit(revision) else info.sha[:7], note) if n]
+    return what + (f" ({'; '.join(notes)})" if notes else ""), info, None

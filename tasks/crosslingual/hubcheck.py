@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks.crosslingual import xnli
-from tasks.hub import Check, HubIndex, RepoInfo, default_hub, is_commit
+from tasks.hub import Check, HubIndex, RepoInfo, default_hub, look_up_model, weights_problem
 
 __all__ = ["BUILT_HERE", "check_model", "missing_sentencepiece_packages", "plan", "verify"]
 
@@ -65,12 +65,9 @@ def model_problems(info: RepoInfo) -> list[str]:
     problems = []
     if not info.has("config.json"):
         problems.append("no config.json: not a transformers checkpoint")
-    if not (info.has("model.safetensors") or info.has("model.safetensors.index.json")):
-        if info.has("pytorch_model.bin") or info.has("pytorch_model.bin.index.json"):
-            problems.append("pickle weights only (pytorch_model.bin), which the loader refuses: pin a commit with "
-                            "model.safetensors, e.g. its safetensors conversion PR's (refs/pr/N)")
-        else:
-            problems.append("no model.safetensors")
+    weights = weights_problem(info.has)
+    if weights:
+        problems.append(weights)
     if not info.has("tokenizer.json"):
         if any(info.has(f) for f in SENTENCEPIECE_FILES):
             missing = missing_sentencepiece_packages()
@@ -83,14 +80,8 @@ def model_problems(info: RepoInfo) -> list[str]:
 
 
 def _model(hub: HubIndex, repo: str, revision: str, note: str = "") -> tuple[Check, RepoInfo | None]:
-    what = f"model {repo}@{revision[:7] if is_commit(revision) else revision}"
-    try:
-        info = hub.info("model", repo, revision)
-    except LookupError as exc:
-        return Check(what, str(exc)), None
-    notes = [n for n in ("" if is_commit(revision) else info.sha[:7], note) if n]
-    what += f" ({'; '.join(notes)})" if notes else ""
-    return Check(what, "; ".join(model_problems(info)) or None), info
+    what, info, problem = look_up_model(hub, repo, revision, note)
+    return Check(what, problem if info is None else "; ".join(model_problems(info)) or None), info
 
 
 def check_model(hub: HubIndex, repo: str, revision: str, note: str = "") -> Check:

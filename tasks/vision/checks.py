@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tasks.hub import Check, HubIndex, RepoInfo, default_hub, is_commit
+from tasks.hub import Check, HubIndex, RepoInfo, default_hub, is_commit, look_up_model, weights_problem
 from tasks.vision.hubdata import HUB_DATASETS, KNOWN_BACKBONES, HubDataset, default_revision
 from tasks.vision.specs import IMAGENET_OPTIONS, REAL_BUDGETS, REAL_DEFAULT_BUDGET
 
@@ -20,8 +20,6 @@ __all__ = ["PROTOCOLS", "plan_check", "verify"]
 PROTOCOLS = ("per-class", "vtab-1k", "full")
 """Values of the real tier's ``protocol`` option."""
 OFFLINE_BACKBONE = str(IMAGENET_OPTIONS["model"])
-_SAFETENSORS = ("model.safetensors", "model.safetensors.index.json")
-_PICKLE = ("pytorch_model.bin", "pytorch_model.bin.index.json")
 _WHOLE = {"vtab-1k": "1,000 images", "full": "the whole training split"}
 
 
@@ -90,31 +88,19 @@ def verify(options: Mapping[str, Any], hub: HubIndex | None = None) -> list[Chec
     return checks
 
 
-def _weights_problem(has: Any, where: str) -> str | None:
-    if any(has(name) for name in _SAFETENSORS):
-        return None
-    if any(has(name) for name in _PICKLE):
-        return ("only pickle weights (pytorch_model.bin), which are never loaded: pick a revision with "
-                "model.safetensors, or convert it once with save_pretrained in an environment you trust")
-    return f"no model.safetensors {where}"
-
-
 def _model(hub: HubIndex, repo: str, revision: str) -> Check:
-    what = f"model {repo}@{revision[:7] if is_commit(revision) else revision}"
-    try:
-        info = hub.info("model", repo, revision)
-    except LookupError as exc:
-        return Check(what, str(exc))
-    if not is_commit(revision):
-        what += f" ({info.sha[:7]}; {revision} can move: every run records the commit it loads)"
+    note = "" if is_commit(revision) else f"{revision} can move: every run records the commit it loads"
+    what, info, problem = look_up_model(hub, repo, revision, note)
+    if info is None:
+        return Check(what, problem)
     problems = [f"no {name}" for name in ("config.json", "preprocessor_config.json") if not info.has(name)]
-    weights = _weights_problem(info.has, "at this revision")
+    weights = weights_problem(info.has)
     return Check(what, "; ".join([*([weights] if weights else []), *problems]) or None)
 
 
 def _local_model(folder: Path) -> Check:
     problems = [f"no {name}" for name in ("config.json", "preprocessor_config.json") if not (folder / name).is_file()]
-    weights = _weights_problem(lambda name: (folder / name).is_file(), "in the directory")
+    weights = weights_problem(lambda name: (folder / name).is_file(), "in the directory")
     return Check(f"model directory {folder}", "; ".join([*([weights] if weights else []), *problems]) or None)
 
 

@@ -166,6 +166,7 @@ def test_a_checkpoint_with_only_a_sentencepiece_model_loads_like_mdeberta(tmp_pa
     assert pred.shape == (len(TEXTS),)
 
 
+@pytest.mark.slow  # a fresh interpreter importing torch and transformers
 def test_without_sentencepiece_the_error_says_what_to_install(tmp_path):
     folder = make_spm_only_deberta_dir(tmp_path / "mdeberta")
     script = textwrap.dedent(f"""

@@ -58,8 +58,9 @@ def test_the_saved_metadata_is_what_hub_repos_writes(tmp_path):
 def test_a_pickle_only_revision_is_broken_with_what_to_pin_instead():
     checks = verify({**DEFAULTS, "model": "microsoft/mdeberta-v3-base", "revision": "main"}, SavedHub(DIRECTORY))
     assert _problems(checks) == {f"model microsoft/mdeberta-v3-base@main ({MDEBERTA_MAIN[:7]})": (
-        "pickle weights only (pytorch_model.bin), which the loader refuses: pin a commit with model.safetensors, "
-        "e.g. its safetensors conversion PR's (refs/pr/N)")}
+        "only pickle weights (pytorch_model.bin), which are never loaded: pin a revision with "
+        "model.safetensors (often its safetensors conversion pull request, refs/pr/N), or convert it once with "
+        "save_pretrained in an environment you trust")}
 
 
 def test_a_pin_that_lost_its_safetensors_or_tokenizer_is_broken(hub):
@@ -67,8 +68,9 @@ def test_a_pin_that_lost_its_safetensors_or_tokenizer_is_broken(hub):
     kept = tuple(f for f in info.files if f not in ("model.safetensors", "tokenizer.json", "sentencepiece.bpe.model"))
     hub.save(dataclasses.replace(info, files=kept))
     assert _problems(verify(DEFAULTS, hub)) == {PINNED[0]: (
-        "pickle weights only (pytorch_model.bin), which the loader refuses: pin a commit with model.safetensors, "
-        "e.g. its safetensors conversion PR's (refs/pr/N); no tokenizer (tokenizer.json, a SentencePiece model or "
+        "only pickle weights (pytorch_model.bin), which are never loaded: pin a revision with "
+        "model.safetensors (often its safetensors conversion pull request, refs/pr/N), or convert it once with "
+        "save_pretrained in an environment you trust; no tokenizer (tokenizer.json, a SentencePiece model or "
         "vocab.txt)")}
 
 
@@ -159,7 +161,7 @@ def test_bench_check_real_reads_the_saved_metadata(monkeypatch, capsys):
     assert capsys.readouterr().out.splitlines() == [XNLI.id, *(f"  ok      {what}" for what in PINNED + DATASETS)]
     assert main(["check-real", "--task", XNLI.id, "--model", "microsoft/mdeberta-v3-base",
                  "--set", "options.revision=main"]) == 1
-    assert f"  BROKEN  model microsoft/mdeberta-v3-base@main ({MDEBERTA_MAIN[:7]}): pickle weights only" in (
+    assert f"  BROKEN  model microsoft/mdeberta-v3-base@main ({MDEBERTA_MAIN[:7]}): only pickle weights" in (
         capsys.readouterr().out)
 
 

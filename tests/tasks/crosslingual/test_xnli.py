@@ -264,6 +264,6 @@ def test_mdeberta_references_are_shown_as_dev_set_numbers():
     for r in XNLI.references:
         if r.options.get("model") == "microsoft/mdeberta-v3-base":
             assert r.differs == PUBLISHED_DIFFERS["microsoft/mdeberta-v3-base"] and "dev" in r.differs
-            assert r.protocol.endswith("XNLI dev sets")
+            assert "XNLI dev sets" in r.protocol
         else:
-            assert r.differs == "" and r.protocol.endswith("XNLI test sets")
+            assert r.differs == "" and "XNLI test sets" in r.protocol

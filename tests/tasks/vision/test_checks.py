@@ -95,8 +95,9 @@ def test_pickle_only_weights_are_reported_with_what_to_do(tmp_path):
     options = {**REAL_TASKS[0].options, "model": "facebook/convnext-tiny-224", "revision": PICKLE_ONLY}
     first = verify(options, SavedHub(SAVED))[0]
     assert first.what == "model facebook/convnext-tiny-224@0d1c8de"
-    assert first.problem == ("only pickle weights (pytorch_model.bin), which are never loaded: pick a revision with "
-                             "model.safetensors, or convert it once with save_pretrained in an environment you trust")
+    assert first.problem == ("only pickle weights (pytorch_model.bin), which are never loaded: pin a revision with "
+                             "model.safetensors (often its safetensors conversion pull request, refs/pr/N), or "
+                             "convert it once with save_pretrained in an environment you trust")
     # without a revision, the known checkpoint loads the one that has safetensors
     options["revision"] = ""
     assert verify(options, SavedHub(SAVED))[0].problem is None
