@@ -92,6 +92,7 @@ def datasets_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "datasets")
 
 
+@pytest.mark.slow  # a real grid of runs on a tiny ViT, each method a few seconds
 @pytest.mark.parametrize("method, grid", [("fine-tune", vtab.END_TO_END), ("linear-probe", vtab.LINEAR)])
 def test_a_vtab_run_selects_on_the_200_and_retrains_the_winner_on_all_1000(beans_vtab, tmp_path, datasets_cache,
                                                                           method, grid):
@@ -115,6 +116,7 @@ def test_a_vtab_run_selects_on_the_200_and_retrains_the_winner_on_all_1000(beans
     assert again.metrics == record.metrics and again.extra["vtab"] == search  # every grid point reseeded alike
 
 
+@pytest.mark.slow
 def test_pixel_logreg_has_nothing_to_select_and_trains_once_on_all_1000(beans_vtab, tmp_path, datasets_cache):
     job = smoke_job(BEANS, "pixel-logreg", tmp_path)
     record = execute(type(job)(**{**job.__dict__, "options": {**job.options, **beans_vtab}, "budget": 10}))
