@@ -68,6 +68,9 @@ class Reference:
     shown only beside settings run with those values; empty: beside every setting."""
     budget: int | None = None
     """The budget it was obtained at: shown only beside settings at that budget; None: any."""
+    metric: str | None = None
+    """None: the task's main metric; else one of ``TaskSpec.columns`` (a source policy's return on
+    its own dynamics, which a published RL benchmark reports, is not the target's return)."""
     differs: str = ""
     """How our runs differ from the published ones where the protocol cannot be matched (a dev set
     against our test set, another split of the data). Non-empty: the number is shown with this

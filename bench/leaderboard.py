@@ -97,6 +97,8 @@ class Row:
     """True when even ``seeds_needed`` seeds (the cap) would not: shown as '>N'."""
     columns: dict[str, float | None] = field(default_factory=dict)
     """Means over ok seeds of the task's secondary metrics (``TaskSpec.columns``), in the spec's order."""
+    column_cis: dict[str, tuple[float, float] | None] = field(default_factory=dict)
+    """Their t intervals over seeds, for published numbers of a secondary metric (``Reference.metric``)."""
     budget_to_scratch: float | None = None
     """Target budget by which half the seeds' learning curves reach scratch's mean final score (see
     :func:`budget_to_reach`); None when the task names no learning curve or there is none to read."""
@@ -463,6 +465,7 @@ def build(
                 total_params=ok[0].cost.total_params if ok else None,
                 throughput=_mean([r.cost.throughput for r in ok if r.cost.throughput]),
                 columns={name: _mean([r.metrics[name] for r in ok if name in r.metrics]) for name in shown},
+                column_cis={name: mean_ci([r.metrics[name] for r in ok if name in r.metrics]) for name in shown},
                 files=_first_files(ok),
             )
             if curve and scratch_final is not None:
@@ -706,15 +709,17 @@ def _references(lb: Leaderboard, setting: tuple[str, int, str]) -> list[str]:
     for ref in applicable:
         if ref.breakdown is not None and tabulated:
             continue
-        mine = ours.get(ref.method)
+        row = ours.get(ref.method)
+        mean, ci = (None, None) if row is None else (
+            (row.mean, row.ci) if ref.metric is None else (row.columns.get(ref.metric), row.column_cis.get(ref.metric)))
         diff = ""
-        if mine is not None and mine.mean is not None and ref.breakdown is None:
+        if mean is not None and ref.breakdown is None:
             if ref.differs:
-                diff = f", ours {_f(mine.mean)} (no difference shown: not comparable, {ref.differs})"
+                diff = f", ours {_f(mean)} (no difference shown: not comparable, {ref.differs})"
             else:
-                ci = _ci((mine.ci[0] - ref.value, mine.ci[1] - ref.value)) if mine.ci else ""
-                diff = f", ours {_f(mine.mean)} (ours − published {mine.mean - ref.value:+.3f} {ci})".replace(" )", ")")
-        what = f" [{ref.breakdown}]" if ref.breakdown else ""
+                shifted = _ci((ci[0] - ref.value, ci[1] - ref.value)) if ci else ""
+                diff = f", ours {_f(mean)} (ours − published {mean - ref.value:+.3f} {shifted})".replace(" )", ")")
+        what = f" [{ref.breakdown}]" if ref.breakdown else (f" ({ref.metric})" if ref.metric else "")
         proto = f"; protocol: {ref.protocol}" if ref.protocol else ""
         out.append(f"published {ref.method}{what}: {ref.value:g} ({ref.citation}){diff}{proto}")
     elsewhere = sorted({_scope(ref) for ref in lb.references.get(setting[0], []) if ref not in applicable})

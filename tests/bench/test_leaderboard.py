@@ -27,6 +27,7 @@ from bench.leaderboard import (
     sweeps,
     write_files,
 )
+from bench.stats import mean_ci
 
 
 def recs(method, scores, role="transfer", task="t/T-v0", higher=True, **kw):
@@ -673,3 +674,19 @@ def test_a_published_number_of_another_protocol_is_shown_without_a_difference():
     comparable = render(build(records, {"t/T-v0": spec(target_breakdown=True, source_breakdown="en",
                                                        references=tuple(replace(r, differs="") for r in refs))}))
     assert "fine-tune − published" in comparable and "ours − published" in comparable
+
+
+def test_a_published_number_of_a_secondary_metric_is_compared_to_that_metric_with_its_interval():
+    """rl-zoo publishes a source policy's return on its own dynamics: compared to our source_return."""
+    sources = [2800.0, 2900.0, 3000.0]
+    records = [make_record(method="scratch", role="scratch", seed=i, score=100.0 + i, budget=100,
+                           metrics={"source_return": 50.0}) for i in range(3)]
+    records += [make_record(method="zero-shot", role="transfer", seed=i, score=900.0 + i, budget=100,
+                            metrics={"source_return": s}) for i, s in enumerate(sources)]
+    ref = Reference("zero-shot", 2924.721, "rl-zoo benchmark.md", metric="source_return")
+    lb = build(records, {"t/T-v0": spec(columns=("source_return",), references=(ref,))})
+    lo, hi = rows(lb)["zero-shot"].column_cis["source_return"]
+    assert (lo, hi) == pytest.approx(mean_ci(sources))
+    line = next(x.strip() for x in render(lb).splitlines() if x.strip().startswith("published zero-shot"))
+    assert line == (f"published zero-shot (source_return): 2924.72 (rl-zoo benchmark.md), ours 2900.000 "
+                    f"(ours − published {2900.0 - 2924.721:+.3f} [{lo - 2924.721:.3f}, {hi - 2924.721:.3f}])")
