@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.api import MethodSpec, TaskSpec
+from bench.api import MethodSpec, Reference, TaskSpec
 
 __all__ = ["DEFAULT_OPTIONS", "METHODS", "SETTINGS", "TASKS"]
 
@@ -27,6 +27,35 @@ RL_ZOO_CITATION = """@misc{rl-zoo3,
   publisher={GitHub},
   howpublished={\\url{https://github.com/DLR-RM/rl-baselines3-zoo}}
 }"""
+
+RL_ZOO_EVAL_EPISODES = 150
+"""rl-zoo's benchmark evaluates each trained agent for 150,000 steps, deterministically: 150
+episodes of the locomotion robots' 1,000-step limit (fewer where the robot falls)."""
+RL_ZOO_RESULTS: dict[str, dict[str, tuple[float, float, int]]] = {
+    "HalfCheetah": {"ppo": (2924.721, 64.465, 2_000_000), "sac": (2792.170, 12.088, 1_000_000)},
+    "Hopper": {"ppo": (2575.054, 223.301, 2_000_000), "sac": (2603.494, 164.322, 1_000_000)},
+}
+"""rl-baselines3-zoo ``benchmark.md``, "Performance of trained agents": algorithm -> (mean return,
+its std over the evaluation episodes, training steps) of the zoo's tuned agent on the nominal
+``<Robot>BulletEnv-v0``."""
+
+
+def _rl_zoo_references(robot: str) -> tuple[Reference, ...]:
+    """rl-zoo's published return of each algorithm's tuned agent, beside our nominal source policy's
+    return on the nominal dynamics (zero-shot's ``source_return``) in the same setting: the zoo's
+    hyper-parameters and training steps, evaluated over as many deterministic episodes."""
+    out = []
+    for algo, (mean, std, steps) in RL_ZOO_RESULTS.get(robot, {}).items():
+        protocol = (f"rl-zoo: one agent ({algo.upper()}, the zoo's tuned hyper-parameters, {steps:,} steps) on the "
+                    f"old pybullet_envs {robot}BulletEnv-v0, {RL_ZOO_EVAL_EPISODES} deterministic evaluation episodes "
+                    f"(its ±{std:g} is their std, not a spread over seeds); ours: the same hyper-parameters through "
+                    "stable-baselines3 on pybullet_envs_gymnasium's port, the mean over seeds of as many episodes")
+        out.append(Reference("zero-shot", mean, f"rl-baselines3-zoo benchmark.md ({algo.upper()})",
+                             metric="source_return", protocol=protocol,
+                             options={"algo": algo, "hyper": "rl-zoo", "source_steps": steps,
+                                      "eval_episodes": RL_ZOO_EVAL_EPISODES}))
+    return tuple(out)
+
 
 METHODS = (
     MethodSpec(
@@ -220,6 +249,7 @@ def _locomotion(robot: str, env_id: str) -> TaskSpec:
         smoke_budget=128,
         reference_method="oracle",
         citation=PYBULLET_CITATION + "\n\n" + RL_ZOO_CITATION,
+        references=_rl_zoo_references(robot),
         seconds_per_run={"scratch": 2_000, "zero-shot": 20_000, "domain-randomization": 20_000,
                          "domain-randomization-narrow": 20_000, "fine-tune": 2_000, "oracle": 20_000},
     )
