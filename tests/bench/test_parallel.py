@@ -46,7 +46,8 @@ def test_processes_go_to_runs_first_and_to_pieces_of_runs_with_what_is_left():
 def test_the_pool_is_kept_warm_between_calls():
     first = {pid for _, pid in parallel_map(_square_and_pid, list(range(8)), workers=2)}
     second = {pid for _, pid in parallel_map(_square_and_pid, list(range(8)), workers=2)}
-    assert second <= first, "the second call reuses the first call's worker processes"
+    # Which of the two workers takes which item depends on the load; a fresh pool would add new processes.
+    assert len(first | second) <= 2, "the second call reuses the first call's worker processes"
 
 
 def _die(x: int) -> int:
