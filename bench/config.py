@@ -133,7 +133,7 @@ class RunConfig(BaseModel):
     @classmethod
     def _seeds(cls, v: Any) -> Any:
         if isinstance(v, (int, str)) and not isinstance(v, bool):
-            return parse_seeds(str(v))
+            return parse_seeds(str(v), what="seeds")
         return v
 
     @field_validator("workers", mode="before")
@@ -178,8 +178,13 @@ def parse_seeds_auto(text: str) -> int | None:
     return int(most)
 
 
-def parse_seeds(text: str) -> list[int]:
-    """``"3"`` means seeds 0, 1, 2; ``"0,5,7"`` means exactly those."""
+MAX_SEEDS = 1000
+"""The most seeds one grid may name: far past what any verdict needs (see ``--seeds auto``), and
+small enough that a typo (``--seeds 99999999999``) is refused at once instead of exhausting memory."""
+
+
+def parse_seeds(text: str, what: str = "--seeds") -> list[int]:
+    """``"3"`` means seeds 0, 1, 2; ``"0,5,7"`` means exactly those. ``what`` names the value in errors."""
     text = text.strip()
     try:
         if "," in text:
@@ -187,14 +192,19 @@ def parse_seeds(text: str) -> list[int]:
         else:
             n = int(text)
             if n < 1:
-                raise UsageError(f"--seeds {text!r}: the number of seeds must be at least 1")
+                raise UsageError(f"{what} {text!r}: the number of seeds must be at least 1")
+            if n > MAX_SEEDS:
+                raise UsageError(f"{what} {text!r}: at most {MAX_SEEDS} seeds per grid (--seeds auto picks how many "
+                                 "a verdict needs)")
             seeds = list(range(n))
     except ValueError:
         raise UsageError(
-            f"--seeds {text!r} is not a number of seeds (e.g. 3), a comma-separated list (e.g. 0,1,2) or auto[:MAX]"
+            f"{what} {text!r} is not a number of seeds (e.g. 3), a comma-separated list (e.g. 0,1,2) or auto[:MAX]"
         ) from None
     if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
-        raise UsageError(f"--seeds {text!r}: seeds must be distinct non-negative integers")
+        raise UsageError(f"{what} {text!r}: seeds must be distinct non-negative integers")
+    if len(seeds) > MAX_SEEDS:
+        raise UsageError(f"{what}: {len(seeds)} seeds; at most {MAX_SEEDS} per grid")
     return seeds
 
 
@@ -297,23 +307,34 @@ def build_config(
     data: dict[str, Any] = {}
     if file is not None:
         data = _merge(data, load_file(file))
+        try:  # a bad value in the file is reported as the file's, not as a flag's
+            RunConfig.model_validate(data)
+        except UsageError as exc:
+            raise UsageError(f"--config {str(file)!r}: {exc}") from None
+        except ValidationError as exc:
+            raise UsageError(f"--config {str(file)!r}: {_usage_error(exc)}") from None
     data = _merge(data, {k: v for k, v in (flags or {}).items() if v is not None})
     data = _merge(data, parse_set(sets or []))
     try:
         return RunConfig.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "config"
-        if err["type"] == "extra_forbidden":
-            section = _SECTIONS.get(str(err["loc"][0])) if len(err["loc"]) == 2 else None
-            if section is not None:
-                keys = [f"{err['loc'][0]}.{k}" for k in sorted(section.model_fields)]
-                raise unknown("config key", where, keys) from None
-            raise unknown("config key", where, sorted(RunConfig.model_fields)) from None
-        got = err.get("input")
-        shown = got if isinstance(got, str) and got.strip().lstrip("-").isdigit() else repr(got)
-        msg = err["msg"].removeprefix("Value error, ")
-        raise UsageError(f"config {where}={shown}: {msg}") from None
+        raise UsageError(_usage_error(exc)) from None
+
+
+def _usage_error(exc: ValidationError) -> str:
+    """The first validation error as one line naming the key, the bad value and what is accepted."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "config"
+    if err["type"] == "extra_forbidden":
+        section = _SECTIONS.get(str(err["loc"][0])) if len(err["loc"]) == 2 else None
+        if section is not None:
+            keys = [f"{err['loc'][0]}.{k}" for k in sorted(section.model_fields)]
+            return str(unknown("config key", where, keys))
+        return str(unknown("config key", where, sorted(RunConfig.model_fields)))
+    got = err.get("input")
+    shown = got if isinstance(got, str) and got.strip().lstrip("-").isdigit() else repr(got)
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"config {where}={shown}: {msg}"
 
 
 def check_option(task_id: str, name: str, value: Any, default: Any) -> Any:

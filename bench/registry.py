@@ -87,7 +87,7 @@ class Registry:
                 source = f"{ep.dist.name if ep.dist else '?'} ({ep.name} = {ep.value})"
                 try:
                     specs = _load_specs(ep, kind)
-                except Exception as exc:  # a broken plugin must not break the others
+                except (Exception, SystemExit) as exc:  # a broken plugin must not break the others, nor exit
                     reg.problems.append(f"plugin {source} failed to load: {type(exc).__name__}: {exc}")
                     continue
                 for spec in specs:

@@ -25,3 +25,28 @@ def add_results_dir(p: argparse.ArgumentParser) -> None:
 
 def csv_list(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def writable_results_dir(path: Path) -> None:
+    """Create the results directory, or raise :class:`UsageError` naming why records cannot be written there.
+
+    Checked before the first run: a grid that runs for hours and then cannot save its first
+    record has lost those hours.
+    """
+    import os
+    import tempfile
+
+    from bench.errors import UsageError
+
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--results-dir {str(path)!r} is a file, not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise UsageError(f"--results-dir {str(path)!r}: records cannot be written there ({why}); "
+                         "give a directory you can write to") from None
+    if not os.access(path, os.W_OK):  # pragma: no cover - root bypasses permissions; the write above catches the rest
+        raise UsageError(f"--results-dir {str(path)!r}: not writable")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bench import leaderboard as lbmod
 from bench.cli._common import add_results_dir, csv_list, registry
+from bench.errors import UsageError, unknown
 from bench.store import ResultStore
 
 HELP = "rebuild the leaderboard from the records"
@@ -26,14 +27,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     results = args.results_dir or Path("results")
+    if args.results_dir is not None and not results.is_dir():
+        raise UsageError(f"--results-dir {str(results)!r} is not a directory"
+                         + ("" if results.exists() else " (it does not exist)"))
+    reg = registry()
     loaded = ResultStore(results).load()
     for line in loaded.problems:
         print(f"bench: warning: {line}", file=sys.stderr)
     records = loaded.records
     if args.task:
         wanted = {t for group in args.task for t in group}
+        recorded = {r.task for r in records}
+        for t in sorted(wanted - recorded - set(reg.tasks)):
+            raise unknown("task", t, set(reg.tasks) | recorded)
         records = [r for r in records if r.task in wanted]
-    reg = registry()
     board = lbmod.build(records, reg.tasks, loaded.problems)
     print(lbmod.render(board, args.format), end="")
     if not args.no_write and loaded.records:

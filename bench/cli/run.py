@@ -27,7 +27,7 @@ from typing import Any
 
 from bench import autoseeds
 from bench import leaderboard as lbmod
-from bench.cli._common import add_results_dir, csv_list, registry
+from bench.cli._common import add_results_dir, csv_list, registry, writable_results_dir
 from bench.config import RunConfig, build_config, parse_seeds, parse_seeds_auto, parse_sweep
 from bench.errors import UsageError
 from bench.hardware import resolve_device
@@ -274,6 +274,7 @@ def main(args: argparse.Namespace) -> int:
         if config.seeds_auto is not None:
             _auto_dry_run(config, jobs, len(todo), config.processes)
         return 0
+    writable_results_dir(config.results_dir)
     executor = _executors(config)
     summary = run_grid(jobs, executor(pending), force=config.force, progress=not args.no_progress)
     if config.seeds_auto is not None:

@@ -37,6 +37,8 @@ TOY = "toy/Linear-v0"
         (["run", "--task", TOY, "--budget", "5"], "budget 5 is not offered by task toy/Linear-v0; accepted"),
         (["run", "--task", TOY, "--workers", "0"], "config workers=0"),
         (["show", "deadbeef"], "no record file or config hash 'deadbeef'"),
+        (["run", "--task", TOY, "--seeds", "99999999999", "--dry-run"], "at most 1000 seeds per grid"),
+        (["leaderboard", "--task", "vision/Nope-v0"], "unknown task 'vision/Nope-v0'; did you mean"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_no_traceback(args, expected, with_site, tmp_path, capsys):
@@ -70,6 +72,37 @@ def test_malformed_config_file_is_one_line(toy_site, tmp_path):
     assert "is not valid TOML" in proc.stderr
 
 
+def test_a_config_files_bad_value_names_the_file_and_key(with_site, tmp_path, capsys):
+    from bench.cli import main
+
+    config = tmp_path / "grid.toml"
+    config.write_text('seeds = "a,b"\n')
+    assert main(["run", "--task", TOY, "--config", str(config), "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"bench: error: --config {str(config)!r}: seeds 'a,b' is not a number of seeds (e.g. 3), a "
+                   "comma-separated list (e.g. 0,1,2) or auto[:MAX]"]
+
+
+def test_a_results_dir_that_cannot_hold_records_is_refused_before_any_run(with_site, tmp_path, capsys):
+    from bench.cli import main
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    for target, why in ((blocker, "is a file, not a directory"), (blocker / "sub", "records cannot be written there")):
+        assert main(["run", "--task", TOY, "--seeds", "1", "--results-dir", str(target)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and why in err[0] and str(target) in err[0], err
+    assert blocker.read_text() == "not a directory"
+
+
+def test_the_leaderboard_of_a_missing_results_dir_says_so(with_site, tmp_path, capsys):
+    from bench.cli import main
+
+    assert main(["leaderboard", "--results-dir", str(tmp_path / "typo")]) == 2
+    assert capsys.readouterr().err.strip() == (f"bench: error: --results-dir {str(tmp_path / 'typo')!r} is not a "
+                                               "directory (it does not exist)")
+
+
 def test_list_is_lazy_and_shows_plugins(toy_site, tmp_path):
     code = (
         "import sys; from bench.cli import main; main(['list']);"
@@ -92,6 +125,17 @@ def test_a_plugin_that_fails_to_import_is_one_line_and_the_rest_work(toy_site, t
     warnings = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(warnings) == 1 and "broken_plugin" in warnings[0] and "does_not_exist" in warnings[0]
     assert TOY in proc.stdout and "vision/SynthDigits-v0" in proc.stdout
+
+
+def test_a_plugin_that_exits_on_import_is_one_line_and_the_rest_work(toy_site, tmp_path):
+    exiting = make_plugin_site(tmp_path / "exiting", "exiting_plugin",
+                               {"transferbench.tasks": {"exiting": "exitmod:TASKS"}},
+                               {"exitmod": "raise SystemExit(3)\n"})
+    proc = bench_cli("list", "tasks", cwd=tmp_path, sites=(toy_site, exiting))
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(warnings) == 1 and "exiting_plugin" in warnings[0] and "SystemExit" in warnings[0]
+    assert TOY in proc.stdout
 
 
 def test_a_duplicate_task_id_names_both_sources(toy_site, tmp_path):
