@@ -183,7 +183,9 @@ class SlurmExecutor:
 
     def map(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, Record]]:
         submitit = _extra("submitit", "slurm", "slurm")
-        self.folder.mkdir(parents=True, exist_ok=True)
+        # submitit keeps each job as a pickle it unpickles on the node: whoever can write this folder
+        # can run code as the submitter, so a folder made here is the submitter's alone.
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         attempts = dict.fromkeys((_key(j) for j in jobs), 1)
         running = self._submit(submitit, _longest_first(jobs))
         while running:

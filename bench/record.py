@@ -12,10 +12,11 @@ schema version to prove it.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -107,6 +108,23 @@ class Record(_Model):
     started_at: str
     finished_at: str
 
+    @field_validator("task")
+    @classmethod
+    def _task_id(cls, v: str) -> str:
+        from bench.api import TASK_ID
+
+        if not TASK_ID.match(v):
+            raise ValueError(f"task id {v!r} is not 'family/Name-v0'")
+        return v
+
+    @field_validator("metrics")
+    @classmethod
+    def _finite(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = sorted(k for k, x in v.items() if not math.isfinite(x))
+        if bad:
+            raise ValueError(f"non-finite metric(s) {', '.join(bad)}: the harness records such runs as failed")
+        return v
+
     @property
     def score(self) -> float | None:
         """The task's main metric, or None for a failed run."""
@@ -131,6 +149,8 @@ def parse_record(text: str) -> Record:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise RecordError(f"not JSON ({exc.msg.removesuffix(' at')} at line {exc.lineno})") from None
+    except RecursionError:
+        raise RecordError("not a transferbench record (JSON nested too deeply)") from None
     if not isinstance(data, dict) or "schema_version" not in data or "config_hash" not in data:
         raise RecordError("not a transferbench record (no schema_version or config_hash)")
     version = data["schema_version"]

@@ -25,6 +25,7 @@ def atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide records from collaborators on a shared disk
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()
@@ -33,6 +34,13 @@ def atomic_write(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it; it is put straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @dataclass
@@ -86,11 +94,32 @@ class ResultStore:
         )
 
     def load(self) -> Loaded:
-        """Every valid record; corrupt or foreign JSON files are reported and skipped."""
-        records, problems = [], []
+        """Every valid record once; corrupt or foreign JSON files are reported and skipped.
+
+        A record whose stored hash is not its config's (edited by hand) is skipped, and so is a
+        second file of the same run (a copied subtree): counted twice, it would double the run's
+        seeds and narrow every interval it is in. The copy at the run's own path is the one kept.
+        """
+        from bench.hashing import config_hash
+
+        found: dict[str, tuple[Path, Record]] = {}
+        problems = []
         for path in self.files():
             try:
-                records.append(parse_record(path.read_text()))
+                record = parse_record(path.read_text())
             except (OSError, UnicodeDecodeError, RecordError) as exc:
                 problems.append(f"skipped {path}: {exc}")
-        return Loaded(records, problems)
+                continue
+            if config_hash(record.config) != record.config_hash:
+                problems.append(f"skipped {path}: its config_hash does not match its config (edited by hand?)")
+                continue
+            seen = found.get(record.config_hash)
+            if seen is not None:
+                own = self.path_for(record.task, record.method, record.seed, record.config_hash)
+                keep, drop = (path, seen[0]) if path == own else (seen[0], path)
+                if keep is path:
+                    found[record.config_hash] = (path, record)
+                problems.append(f"skipped {drop}: the same run (config hash {record.config_hash[:12]}) as {keep}")
+                continue
+            found[record.config_hash] = (path, record)
+        return Loaded([r for _, r in found.values()], problems)

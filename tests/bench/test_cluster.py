@@ -202,6 +202,7 @@ def test_submitit_local_executor_end_to_end(toy_site, tmp_path, monkeypatch):
     assert len(summary.ran) == 4 and not summary.failed
     assert _metrics(tmp_path / "s") == _metrics(tmp_path / "local")
     assert any((tmp_path / "s" / ".slurm").rglob("*_log.out"))  # submitit's job logs, where the README says
+    assert (tmp_path / "s" / ".slurm").stat().st_mode & 0o777 == 0o700  # its job pickles run as code: ours alone
 
 
 @pytest.mark.slow
