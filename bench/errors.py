@@ -5,11 +5,16 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["UsageError", "unknown"]
+__all__ = ["FaultError", "UsageError", "unknown"]
 
 
 class UsageError(Exception):
     """Bad input from the user: the message names the bad value and the accepted ones."""
+
+
+class FaultError(Exception):
+    """A fault outside the harness that stops the grid (the disk is full): one line, exit status 1.
+    Finished runs keep their records; the same command resumes once the fault is fixed."""
 
 
 def unknown(kind: str, value: str, accepted: Iterable[str]) -> UsageError:

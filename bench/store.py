@@ -7,12 +7,15 @@ finished run is found by its config alone. Shared artifacts live under ``<root>/
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.errors import FaultError
 from bench.record import Record, RecordError, parse_record
 
 __all__ = ["ResultStore", "atomic_write"]
@@ -69,8 +72,21 @@ class ResultStore:
         return self.path_for(task, method, seed, config_hash).with_suffix("")
 
     def write(self, record: Record) -> Path:
+        """Write the record atomically; a full disk is a :class:`FaultError` naming the directory and the space."""
         path = self.path_for(record.task, record.method, record.seed, record.config_hash)
-        atomic_write(path, record.to_json())
+        text = record.to_json()
+        try:
+            atomic_write(path, text)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            try:
+                free = f"{shutil.disk_usage(self.root).free:,} bytes free"
+            except OSError:
+                free = "free space unknown"
+            raise FaultError(f"no space left in {self.root} to save the record of {record.task} {record.method} "
+                             f"seed {record.seed} ({len(text.encode()):,} bytes needed, {free}): free some space "
+                             "and run the same command again; finished runs keep their records") from None
         return path
 
     def finished(self, task: str, method: str, seed: int, config_hash: str) -> Record | None:

@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bench.errors import UsageError
+from bench.errors import FaultError, UsageError
 
 __all__ = ["main"]
 
@@ -54,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 2
+    except FaultError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("\nbench: interrupted; finished runs are saved, the same command resumes", file=sys.stderr)
         return 130

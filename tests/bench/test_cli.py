@@ -317,3 +317,45 @@ def test_check_real_refuses_a_task_that_loads_nothing_from_a_hub(with_site, caps
     assert main(["check-real", "--task", "vision/SynthDigits-v0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "task vision/SynthDigits-v0 loads nothing from a hub; tasks with a check:" in err[0]
+
+
+@pytest.fixture(params=["tmpfs", "injected"])
+def full_disk(request, tmp_path, monkeypatch):
+    """A results directory that fills up mid-grid: a 160 KiB tmpfs where this machine may mount one,
+    else ENOSPC injected at the record write after 12 records."""
+    root = tmp_path / "results"
+    root.mkdir()
+    if request.param == "tmpfs":
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs", str(root)],
+                          capture_output=True).returncode != 0:
+            pytest.skip("cannot mount a tmpfs here; the injected case covers the same path")
+        request.addfinalizer(lambda: subprocess.run(["umount", str(root)], capture_output=True))
+    else:
+        import errno
+
+        import bench.store
+
+        real, written = bench.store.atomic_write, []
+
+        def filling(path, text):
+            if path.suffix == ".json" and len(written) >= 12:
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+            written.append(path)
+            real(path, text)
+
+        monkeypatch.setattr(bench.store, "atomic_write", filling)
+    return root
+
+
+def test_a_full_disk_stops_the_grid_in_one_line_and_keeps_what_is_finished(with_site, full_disk, capsys):
+    from bench.cli import main
+
+    grid = ["run", "--task", TOY, "--seeds", "60", "--workers", "1", "--no-progress", "--results-dir", str(full_disk)]
+    assert main(grid) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1, err
+    assert err[0].startswith(f"bench: error: no space left in {full_disk} to save the record of {TOY}")
+    assert "bytes needed" in err[0] and "finished runs keep their records" in err[0]
+    kept = list(full_disk.rglob("seed-*.json"))
+    assert kept and all(json.loads(p.read_text())["status"] == "ok" for p in kept)
+    assert not list(full_disk.rglob("*.tmp"))  # no half-written file left behind
