@@ -16,6 +16,7 @@ import logging
 import multiprocessing
 import os
 import random
+import shutil
 import sys
 import tempfile
 import threading
@@ -437,7 +438,8 @@ class ProcessExecutor:
         self.threads = max(1, (os.cpu_count() or 1) // workers)
 
     def map(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, Record]]:
-        with tempfile.TemporaryDirectory(prefix="transferbench-claims-") as claims:
+        _remove_dead_claims()
+        with tempfile.TemporaryDirectory(prefix=f"{CLAIMS_PREFIX}{os.getpid()}-") as claims:
             # Longest first: the grid ends sooner, and runs that build a shared source artifact
             # (the costly ones) start before the cheap runs that wait for it.
             pending = sorted(jobs, key=lambda j: -j.spec.seconds_per_run.get(j.method, 0.0))
@@ -470,6 +472,24 @@ class ProcessExecutor:
                     started = (claims / job.config_hash).exists()
                     (suspects if started else unstarted).append(job)
         return unstarted
+
+
+CLAIMS_PREFIX = "transferbench-claims-"
+"""Temporary folders of claim files, named by the driver's process id: a killed driver cannot
+remove its own, so the next driver removes those whose process is gone."""
+
+
+def _remove_dead_claims() -> None:
+    for folder in Path(tempfile.gettempdir()).glob(f"{CLAIMS_PREFIX}*-*"):
+        pid = folder.name.removeprefix(CLAIMS_PREFIX).split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:  # another user's live driver
+            pass
 
 
 def _execute_claimed(job: Job, claims: str, workers: int = 1) -> Record:

@@ -75,3 +75,56 @@ def test_a_build_leaves_the_random_streams_as_it_found_them(tmp_path):
     found = after(cache)
     assert cache.used[-1].hit is True
     assert built == found
+
+
+def _weights(d: Path) -> None:
+    (d / "model.safetensors").write_bytes(b"w" * 10_000)
+
+
+def test_a_truncated_artifact_is_rebuilt_once_with_a_warning_naming_it(tmp_path, caplog):
+    import bench.artifacts
+
+    cache = ArtifactCache(tmp_path)
+    first = cache.get_or_build("model", {"seed": 1}, _weights)
+    (first / "model.safetensors").write_bytes(b"w" * 100)  # cut short, as a full disk or a bad copy leaves it
+    bench.artifacts._VERIFIED.clear()  # what a new process knows
+    again = ArtifactCache(tmp_path)
+    with caplog.at_level("WARNING", logger="transferbench"):
+        path = again.get_or_build("model", {"seed": 1}, _weights)
+    assert path == first and (path / "model.safetensors").stat().st_size == 10_000
+    assert [u.hit for u in again.used] == [False]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"artifact {first} is damaged (model.safetensors is 100 bytes, 10,000 when built): rebuilding it"]
+    (first / "model.safetensors").write_bytes(b"x" * 10_000)  # same size, other bytes
+    bench.artifacts._VERIFIED.clear()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="transferbench"):
+        ArtifactCache(tmp_path).get_or_build("model", {"seed": 1}, _weights)
+    assert "model.safetensors does not match its checksum" in caplog.records[0].getMessage()
+
+
+def _killed_build(root: str, started: str) -> None:
+    def build(d: Path) -> None:
+        (d / "half.bin").write_bytes(b"h" * 1000)
+        Path(started).write_text("building")
+        time.sleep(60)
+
+    ArtifactCache(Path(root)).get_or_build("model", {"seed": 7}, build)
+
+
+def test_what_a_killed_build_left_is_removed_by_the_next_build_of_its_key(tmp_path):
+    import os
+    import signal
+
+    started = tmp_path / "started"
+    proc = multiprocessing.get_context("spawn").Process(target=_killed_build, args=(str(tmp_path / "c"), str(started)))
+    proc.start()
+    deadline = time.monotonic() + 60
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join()
+    folder = tmp_path / "c" / "model"
+    assert [p for p in folder.iterdir() if p.is_dir()], "the killed build left its temporary directory"
+    path = ArtifactCache(tmp_path / "c").get_or_build("model", {"seed": 7}, _weights)
+    assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == [path.name]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 import toytask
@@ -208,3 +210,24 @@ def test_a_plan_check_refuses_an_impossible_budget_before_anything_runs(tmp_path
     assert plan(RunConfig(tasks=[spec.id], budgets=[small], results_dir=tmp_path), reg, "cpu")
     with pytest.raises(UsageError, match=rf"task {spec.id}: budget 8 is more than the pool's 7 examples"):
         plan(RunConfig(tasks=[spec.id], budgets=[4, 8], options={"pool": 7}, results_dir=tmp_path), reg, "cpu")
+
+
+def test_a_killed_drivers_claims_folder_is_removed_by_the_next_driver_and_a_live_ones_kept(registry, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    code = ("import os, tempfile, time; print(tempfile.mkdtemp(prefix=f'transferbench-claims-{os.getpid()}-'), "
+            "flush=True); time.sleep(120)")
+    dead, live = (subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(2))
+    try:
+        folders = [Path(p.stdout.readline().strip()) for p in (dead, live)]
+        dead.send_signal(signal.SIGKILL)
+        dead.wait()
+        assert all(f.is_dir() for f in folders)
+        run_grid(plan(config(tmp_path, seeds=[0]), registry, "cpu"), ProcessExecutor(2), progress=False)
+        assert not folders[0].exists() and folders[1].is_dir()
+    finally:
+        live.kill()
+        live.wait()
+        shutil.rmtree(folders[1], ignore_errors=True)
