@@ -38,6 +38,7 @@ from bench.artifacts import ArtifactCache
 from bench.config import RunConfig, resolve_options
 from bench.errors import UsageError, unknown
 from bench.hashing import config_hash
+from bench.holds import Holds
 from bench.record import Cost, Provenance, Record, Timings
 from bench.registry import Registry, load_task, missing_data, plan_problem
 from bench.store import ResultStore
@@ -535,6 +536,8 @@ class RunSummary:
 
     ran: list[Record] = field(default_factory=list)
     skipped: list[Job] = field(default_factory=list)
+    held: list[Job] = field(default_factory=list)
+    """Runs another live driver was running: left to it (see :mod:`bench.holds`)."""
     wall_s: float = 0.0
     workers: int = 1
 
@@ -583,14 +586,19 @@ def run_grid(jobs: Sequence[Job], executor: Executor, force: bool = False, progr
     start = time.perf_counter()
     todo, done = pending_jobs(jobs, force)
     summary = RunSummary(skipped=done, workers=getattr(executor, "workers", 1))
-    with tqdm(total=len(todo), desc="runs", unit="run", disable=not progress or not todo) as bar:
-        for job, record in executor.map(todo):
-            summary.ran.append(record)
-            bar.set_postfix_str(f"{len(summary.failed)} failed, last: {job.method} seed {job.seed}")
-            bar.update()
-            if record.status == "failed":
-                first = (record.error or "").splitlines()[0] if record.error else ""
-                bar.write(f"FAILED {job.label}: {first}")
+    with Holds(todo[0].results_dir if todo else ".") as holds:
+        held = holds.take([job.config_hash for job in todo]) if todo else set()
+        mine = [job for job in todo if job.config_hash in held]
+        summary.held = [job for job in todo if job.config_hash not in held]
+        with tqdm(total=len(mine), desc="runs", unit="run", disable=not progress or not mine) as bar:
+            for job, record in executor.map(mine):
+                holds.release(job.config_hash)
+                summary.ran.append(record)
+                bar.set_postfix_str(f"{len(summary.failed)} failed, last: {job.method} seed {job.seed}")
+                bar.update()
+                if record.status == "failed":
+                    first = (record.error or "").splitlines()[0] if record.error else ""
+                    bar.write(f"FAILED {job.label}: {first}")
     summary.wall_s = time.perf_counter() - start
     summary.workers = getattr(executor, "workers", summary.workers)  # a cluster says its size once it is joined
     return summary

@@ -175,8 +175,8 @@ def _with_progress(jobs: list[Job], config: RunConfig, progress: bool, pending: 
 
 def _merged(a: RunSummary, b: RunSummary) -> RunSummary:
     """The pilot's and the top-up's runs as one grid's (workers: the larger, so overhead is not under-stated)."""
-    return RunSummary(ran=a.ran + b.ran, skipped=a.skipped + b.skipped, wall_s=a.wall_s + b.wall_s,
-                      workers=max(a.workers, b.workers))
+    return RunSummary(ran=a.ran + b.ran, skipped=a.skipped + b.skipped, held=a.held + b.held,
+                      wall_s=a.wall_s + b.wall_s, workers=max(a.workers, b.workers))
 
 
 def _decision_file(config: RunConfig, jobs: list[Job]) -> tuple[dict[str, Any], Path]:
@@ -291,7 +291,9 @@ def main(args: argparse.Namespace) -> int:
     over = summary.overhead_fraction
     print(
         f"\n{len(summary.ran)} run(s) made, {len(summary.failed)} failed, {len(summary.skipped)} skipped "
-        f"(already recorded) in {summary.wall_s:.1f} s"
+        f"(already recorded)"
+        + (f", {len(summary.held)} left to another driver running them" if summary.held else "")
+        + f" in {summary.wall_s:.1f} s"
         + (f"; task set-up (imports, data) {summary.setup_s:.1f} s; harness overhead {100 * over:.1f}% of wall time"
            if over is not None else "")
         + f". Records and leaderboard.md in {config.results_dir}/",

@@ -359,3 +359,24 @@ def test_a_full_disk_stops_the_grid_in_one_line_and_keeps_what_is_finished(with_
     kept = list(full_disk.rglob("seed-*.json"))
     assert kept and all(json.loads(p.read_text())["status"] == "ok" for p in kept)
     assert not list(full_disk.rglob("*.tmp"))  # no half-written file left behind
+
+
+@pytest.mark.slow  # two real drivers on a grid of runs that sleep
+def test_two_drivers_on_one_grid_do_each_run_once(toy_site, tmp_path):
+    """Started together on one results directory: every run made by exactly one of them, none twice."""
+    import re
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(toy_site), os.environ.get("PYTHONPATH", "")]))
+    grid = [sys.executable, "-m", "bench", "run", "--task", TOY, "--seeds", "4", "--workers", "1", "--no-progress",
+            "--set", "options.sleep=0.3", "--results-dir", str(tmp_path / "results")]
+    drivers = [subprocess.Popen(grid, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    outs = [d.communicate(timeout=300) for d in drivers]
+    assert all(d.returncode == 0 for d in drivers), outs
+    made = [int(re.search(r"(\d+) run\(s\) made", err).group(1)) for _, err in outs]
+    assert sum(made) == 16, outs
+    records = [json.loads(p.read_text()) for p in (tmp_path / "results").rglob("seed-*.json")]
+    assert len(records) == 16 and len({r["config_hash"] for r in records}) == 16
+    assert [p.name for p in (tmp_path / "results" / ".holds").iterdir()] == [".lock"]  # nothing left held
+    waiting = [err for (_, err), n in zip(outs, made, strict=True) if n < 16]
+    assert any(re.search(r"\d+ left to another driver running them", err) for err in waiting), outs
