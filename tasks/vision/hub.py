@@ -304,7 +304,9 @@ def pickle_only(where: str, local: bool = False) -> str:
 
 
 def _has_safetensors(folder: Path) -> bool:
-    return (folder / "model.safetensors").is_file() or (folder / "model.safetensors.index.json").is_file()
+    from tasks.hub import SAFETENSORS_WEIGHTS
+
+    return any((folder / name).is_file() for name in SAFETENSORS_WEIGHTS)
 
 
 def load_backbone(model: str, revision: str | None = None, pretrained: bool = True) -> HubBackbone:
