@@ -78,9 +78,14 @@ def hardware() -> dict[str, Any]:
 
 
 @functools.cache
-def git_state() -> tuple[str | None, bool | None]:
-    """(revision, dirty) of the checkout transferbench runs from, or (None, None) if none."""
-    here = Path(__file__).resolve().parent
+def git_state(checkout: Path | None = None) -> tuple[str | None, bool | None]:
+    """(revision, dirty) of ``checkout`` (default: the one transferbench runs from), or (None, None).
+
+    ``status`` runs without git's optional locks: a plain one rewrites the index under
+    ``.git/index.lock``, and a driver killed at that moment would leave the user's repository
+    locked for every later git command.
+    """
+    here = checkout or Path(__file__).resolve().parent
     try:
         rev = subprocess.run(
             ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
@@ -88,7 +93,7 @@ def git_state() -> tuple[str | None, bool | None]:
         if rev.returncode != 0:
             return None, None
         status = subprocess.run(
-            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+            ["git", "--no-optional-locks", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
             capture_output=True,
             text=True,
             timeout=10,

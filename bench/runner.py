@@ -439,7 +439,6 @@ class ProcessExecutor:
         self.threads = max(1, (os.cpu_count() or 1) // workers)
 
     def map(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, Record]]:
-        _remove_dead_claims()
         with tempfile.TemporaryDirectory(prefix=f"{CLAIMS_PREFIX}{os.getpid()}-") as claims:
             # Longest first: the grid ends sooner, and runs that build a shared source artifact
             # (the costly ones) start before the cheap runs that wait for it.
@@ -584,6 +583,7 @@ def run_grid(jobs: Sequence[Job], executor: Executor, force: bool = False, progr
     from tqdm.auto import tqdm
 
     start = time.perf_counter()
+    _remove_dead_claims()  # whatever executor this driver uses: a killed one's may have had workers
     todo, done = pending_jobs(jobs, force)
     summary = RunSummary(skipped=done, workers=getattr(executor, "workers", 1))
     with Holds(todo[0].results_dir if todo else ".") as holds:

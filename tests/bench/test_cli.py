@@ -256,6 +256,77 @@ def test_killed_run_resumes_with_exactly_one_record_per_run(toy_site, tmp_path):
     assert not [p for p in res.rglob("*.tmp") if not p.name.startswith(".")]
 
 
+def _records(res: Path) -> dict[tuple[str, str], list[Path]]:
+    found: dict[tuple[str, str], list[Path]] = {}
+    for p in res.rglob("seed-*.json"):
+        found.setdefault((p.parent.name, p.name.split("-")[1]), []).append(p)
+    return found
+
+
+def _leftovers(res: Path, tmp: Path) -> list[Path]:
+    """Temporary files a killed driver can leave: half-written records, unfinished artifact builds,
+    claims folders in the temporary directory."""
+    return [*(p for p in res.rglob("*.tmp")), *(p for p in (res / ".cache").rglob(".*") if p.is_dir()),
+            *tmp.glob("transferbench-claims-*")]
+
+
+@pytest.mark.slow
+def test_a_grid_killed_at_ten_random_points_loses_and_doubles_nothing(toy_site, tmp_path):
+    """SIGKILL of the driver's whole process group at 10 random moments (mid-run, mid-artifact-build,
+    mid-write; every other trial with 2 workers), resuming each time: no finished record is lost or
+    changed, no run is recorded twice, and the finished grid's metrics equal an uninterrupted run's."""
+    import random
+
+    tmp, pids = tmp_path / "tmp", tmp_path / "pids"
+    tmp.mkdir()
+    pids.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(toy_site), TMPDIR=str(tmp))
+    grid = ["--task", TOY, "--seeds", "6", "--no-progress", "--set", "options.sleep=0.15",
+            "--set", "options.build_sleep=0.4", "--set", f"options.pid_dir={pids}"]
+
+    def command(results: str, workers: int) -> list[str]:
+        return [sys.executable, "-m", "bench", "run", *grid, "--results-dir", results, "--workers", str(workers)]
+
+    clean = subprocess.run(command("clean", 1), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert clean.returncode == 0, clean.stderr
+    expected = {k: json.loads(v[0].read_text())["metrics"] for k, v in _records(tmp_path / "clean").items()}
+    assert len(expected) == 24
+
+    res = tmp_path / "res"
+    rng = random.Random(20261201)
+    kept: dict[Path, bytes] = {}
+    left_behind = 0
+    for trial in range(10):
+        started = len(list(pids.iterdir()))
+        proc = subprocess.Popen(command("res", 1 + trial % 2), cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.time() + 120
+        while len(list(pids.iterdir())) == started and time.time() < deadline:  # imports take a while
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.8))
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        found = _records(res)
+        assert all(len(v) == 1 for v in found.values()), f"trial {trial}: a run recorded twice"
+        for path, data in kept.items():
+            assert path.read_bytes() == data, f"trial {trial}: {path} changed or lost"
+        kept = {p: p.read_bytes() for v in found.values() for p in v}
+        for data in kept.values():
+            json.loads(data)  # whole, never half-written
+        left_behind += len(_leftovers(res, tmp))
+    assert left_behind, "no kill left anything behind: the trials tested no clean-up"
+    assert 0 < len(kept) < 24, "the trials ended after the grid finished: nothing was interrupted at the end"
+
+    final = subprocess.run(command("res", 2), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert final.returncode == 0, final.stderr
+    found = _records(res)
+    assert sorted(found) == sorted(expected)
+    assert all(len(v) == 1 for v in found.values())
+    assert {k: json.loads(v[0].read_text())["metrics"] for k, v in found.items()} == expected
+    assert all(p.read_bytes() == data for p, data in kept.items())
+    assert _leftovers(res, tmp) == []
+
+
 @pytest.mark.slow
 def test_readme_plugin_example_installs_with_pip_and_runs(tmp_path):
     """The README's 'add your own task' files, copied into a package, pip-installed for real."""

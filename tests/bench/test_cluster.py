@@ -62,7 +62,7 @@ def ray_cluster(toy_site):
     cli = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray")
     temp = tempfile.mkdtemp(prefix="tbray", dir="/tmp")  # Ray's socket paths must stay short
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(toy_site), os.environ.get("PYTHONPATH", "")]),
-               RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled")  # loopback only: no token needed
+               RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled")  # a test cluster that lives for one module
     port = _free_port()
     common = ["--block", "--num-cpus=1", "--num-gpus=0", "--node-ip-address=127.0.0.1", "--disable-usage-stats"]
     head = subprocess.Popen([cli, "start", "--head", f"--port={port}", "--include-dashboard=false",

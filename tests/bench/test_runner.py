@@ -13,7 +13,7 @@ from bench.config import RunConfig
 from bench.errors import UsageError
 from bench.methods import METHODS
 from bench.registry import Registry
-from bench.runner import ProcessExecutor, SerialExecutor, execute, plan, run_grid
+from bench.runner import ProcessExecutor, SerialExecutor, execute, make_executor, plan, run_grid
 from bench.store import ResultStore
 
 
@@ -212,7 +212,10 @@ def test_a_plan_check_refuses_an_impossible_budget_before_anything_runs(tmp_path
         plan(RunConfig(tasks=[spec.id], budgets=[4, 8], options={"pool": 7}, results_dir=tmp_path), reg, "cpu")
 
 
-def test_a_killed_drivers_claims_folder_is_removed_by_the_next_driver_and_a_live_ones_kept(registry, tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_killed_drivers_claims_folder_is_removed_by_the_next_driver_and_a_live_ones_kept(registry, tmp_path,
+                                                                                          workers):
+    """By any next driver, one with a single worker too."""
     import signal
     import subprocess
     import sys
@@ -225,7 +228,7 @@ def test_a_killed_drivers_claims_folder_is_removed_by_the_next_driver_and_a_live
         dead.send_signal(signal.SIGKILL)
         dead.wait()
         assert all(f.is_dir() for f in folders)
-        run_grid(plan(config(tmp_path, seeds=[0]), registry, "cpu"), ProcessExecutor(2), progress=False)
+        run_grid(plan(config(tmp_path, seeds=[0]), registry, "cpu"), make_executor(workers, 4), progress=False)
         assert not folders[0].exists() and folders[1].is_dir()
     finally:
         live.kill()

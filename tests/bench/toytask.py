@@ -30,7 +30,8 @@ TASKS = [
         budget_unit="examples",
         methods=("scratch", "zero-shot", "fine-tune", "ridge-oracle"),
         suites=("toy",),
-        options={"steps": 30, "sleep": 0.0, "fail": "", "crash": "", "shift": 0.2, "chatter": False, "pid_dir": ""},
+        options={"steps": 30, "sleep": 0.0, "fail": "", "crash": "", "shift": 0.2, "chatter": False, "pid_dir": "",
+                 "build_sleep": 0.0},
         seconds_per_run={"scratch": 0.01, "fine-tune": 0.02},
         paired_seeds=True,  # a seed draws the target data; the test set is fixed
         hub_check="toytask:hub_check",
@@ -83,6 +84,9 @@ class ToyTask:
         if method in ("fine-tune", "zero-shot"):
             with ctx.phase("source_train"):
                 def build(d: Path) -> None:
+                    if o["build_sleep"]:  # room for a kill to land mid-build
+                        np.save(d / "partial.npy", np.zeros(1))
+                        time.sleep(o["build_sleep"])
                     x, y = _data(np.random.default_rng(ctx.seed), self.source_w, 500)
                     np.save(d / "w.npy", _fit(np.zeros(5), x, y, 200))
 
