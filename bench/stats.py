@@ -26,8 +26,10 @@ runs too. Resampling uses a fixed generator, so the same records always give the
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -43,6 +45,7 @@ __all__ = [
     "WORSE",
     "Difference",
     "TaskRuns",
+    "across_tasks",
     "benjamini_hochberg",
     "compare",
     "iqm",
@@ -68,9 +71,8 @@ Interval = tuple[float, float]
 
 def t_interval(x: np.ndarray, alpha: float = ALPHA) -> tuple[np.ndarray, np.ndarray]:
     """Mean and half-width of Student's t interval along the last axis (at least two values)."""
-    from scipy import stats as sps  # here, not at import: the CLI starts without scipy
     n = x.shape[-1]
-    half = sps.t.ppf(1 - alpha / 2, n - 1) * x.std(axis=-1, ddof=1) / np.sqrt(n)
+    half = _t_quantile(1 - alpha / 2, n - 1) * x.std(axis=-1, ddof=1) / np.sqrt(n)
     return x.mean(axis=-1), half
 
 
@@ -102,10 +104,18 @@ def welch_t(x: np.ndarray, y: np.ndarray, alpha: float = ALPHA) -> tuple[np.ndar
 
 def _t_test(est: np.ndarray, se: np.ndarray, df: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray,
                                                                                       np.ndarray]:
-    from scipy import stats as sps  # here, not at import: the CLI starts without scipy
+    from scipy import special  # here, not at import: the CLI starts without scipy
     with np.errstate(invalid="ignore", divide="ignore"):
         t = np.where(se > 0, np.abs(est) / se, np.where(est == 0, 0.0, np.inf))
-    return est, sps.t.ppf(1 - alpha / 2, df) * se, 2 * sps.t.sf(t, df)
+    return est, _t_quantile(1 - alpha / 2, df) * se, 2 * special.stdtr(df, -t)
+
+
+def _t_quantile(p: float, df: Any) -> Any:
+    """Student's t quantile, through scipy.special's ufunc (what ``scipy.stats.t.ppf`` computes,
+    without its per-call argument checking, which dominated a large leaderboard's build)."""
+    from scipy import special  # here, not at import: the CLI starts without scipy
+
+    return special.stdtrit(df, p)
 
 
 @dataclass(frozen=True)
@@ -179,7 +189,6 @@ def seeds_for_power(effect: float, spreads: Sequence[float], *, alpha: float = A
     with a normal approximation). Returns (n, False), or (cap, True) when even ``cap`` seeds fall
     short, and (None, False) when the spread is zero (nothing to estimate).
     """
-    from scipy import stats as sps  # here, not at import: the CLI starts without scipy
     n = np.arange(MIN_SEEDS_FOR_VERDICT, cap + 1, dtype=float)
     if len(spreads) == 1:
         sd = spreads[0]
@@ -193,29 +202,52 @@ def seeds_for_power(effect: float, spreads: Sequence[float], *, alpha: float = A
         se = np.sqrt((va + vb) / n)
         df = (va + vb) ** 2 / ((va**2 + vb**2) / (n - 1))
     delta = abs(effect) / se
-    crit = sps.t.ppf(1 - alpha / 2, df)
+    crit = _t_quantile(1 - alpha / 2, df)
     # P(T > crit) + P(T < -crit); the lower tail as sf(crit, df, -delta), since cdf(-crit, df, delta) is NaN
     # for a large delta.
-    reached = sps.nct.sf(crit, df, delta) + sps.nct.sf(crit, df, -delta) >= power
+    reached = _nct_sf(crit, df, delta) + _nct_sf(crit, df, -delta) >= power
     if not reached.any():
         return cap, True
     return int(n[np.argmax(reached)]), False
 
 
+def _nct_sf(x: Any, df: Any, nc: Any) -> np.ndarray:
+    """P(T > x) for noncentral t with ``df`` degrees of freedom and noncentrality ``nc``.
+
+    scipy.special's series (a fast ufunc) where it converges; scipy.stats' implementation, whose
+    import alone took longer than the rest of a 10,000-record leaderboard, only where it does not
+    (NaN for a large ``nc``).
+    """
+    from scipy import special  # here, not at import: the CLI starts without scipy
+
+    x, df, nc = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (x, df, nc)))
+    sf = np.atleast_1d(1.0 - special.nctdtr(df, nc, x))
+    bad = np.isnan(sf)
+    if bad.any():
+        from scipy import stats as sps
+
+        sf[bad] = sps.nct.sf(np.atleast_1d(x)[bad], np.atleast_1d(df)[bad], np.atleast_1d(nc)[bad])
+    return sf.reshape(x.shape)
+
+
 def benjamini_hochberg(pvalues: Sequence[float | None], alpha: float = ALPHA) -> list[bool]:
     """Which hypotheses to reject so that the expected share of false rejections is at most ``alpha``.
 
-    Benjamini & Hochberg (1995), through scipy's ``false_discovery_control``. Where no hypothesis
+    Benjamini & Hochberg (1995): the adjusted p of the i-th smallest of m is the least of
+    ``m / j * p_(j)`` over j >= i (what scipy's ``false_discovery_control(method="bh")`` returns). Where no hypothesis
     is false (a table with no real difference) this is the chance of any rejection at all, also at
     most ``alpha``; where many are (transfer helps in most languages) it keeps the power that a
     family-wise correction such as Holm's gives up at three seeds. None (a test that could not be
     made) is never rejected and does not count in the family.
     """
-    from scipy import stats as sps  # here, not at import: the CLI starts without scipy
     idx = [i for i, p in enumerate(pvalues) if p is not None]
     reject = [False] * len(pvalues)
     if idx:
-        adjusted = sps.false_discovery_control([pvalues[i] for i in idx], method="bh")
+        p = np.asarray([pvalues[i] for i in idx], dtype=float)
+        order = np.argsort(p)
+        scaled = p[order] * len(p) / np.arange(1, len(p) + 1)
+        adjusted = np.empty_like(p)
+        adjusted[order] = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
         for i, q in zip(idx, adjusted, strict=True):
             reject[i] = bool(q <= alpha)
     return reject
@@ -225,7 +257,11 @@ def _trimmed_mean(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """Mean after cutting int(n / 4) values from each end (as ``scipy.stats.trim_mean(x, 0.25)``)."""
     n = x.shape[axis]
     cut = int(0.25 * n)
-    return np.sort(x, axis=axis).take(range(cut, n - cut), axis=axis).mean(axis=axis)
+    if cut == 0:
+        return x.mean(axis=axis)
+    # Partitioning at both cut points puts exactly the middle order statistics between them, in
+    # linear time: a full sort of every bootstrap resample dominated the across-task intervals.
+    return np.partition(x, (cut, n - cut - 1), axis=axis).take(range(cut, n - cut), axis=axis).mean(axis=axis)
 
 
 def iqm(values: Sequence[float] | np.ndarray) -> float:
@@ -243,42 +279,88 @@ class TaskRuns:
 
 
 def _expanded(x: np.ndarray) -> np.ndarray:
-    """The values spread about their mean by sqrt(n / (n - 1)), to resample from.
+    """The values (along the last axis) spread about their mean by sqrt(n / (n - 1)), to resample from.
 
     A bootstrap of n values under-states their variance by (n - 1) / n; at three seeds per task
     the plain stratified percentile interval covers about 90% for a nominal 95%, the expanded one
     95% (Hesterberg 2015, "What Teachers Should Know About the Bootstrap"; checked in the tests).
     """
-    n = len(x)
-    return x if n < 2 else x.mean() + np.sqrt(n / (n - 1)) * (x - x.mean())
+    n = x.shape[-1]
+    if n < 2:
+        return x
+    mean = x.mean(axis=-1, keepdims=True)
+    return mean + np.sqrt(n / (n - 1)) * (x - mean)
 
 
-def _stratified(tasks: Sequence[TaskRuns], statistic: Callable[[list[np.ndarray], list[np.ndarray]], np.ndarray],
-                alpha: float, resamples: int, seed: int) -> tuple[float, Interval | None]:
-    """``statistic(methods, scratches)`` on the data, with the percentile interval of its value on
-    stratified resamples (within each task) of the method's runs and of scratch's, both expanded."""
+Groups = list[np.ndarray]
+"""Runs of tasks with as many runs each, stacked: one (resamples, tasks, runs) array per run count."""
+
+
+def _grouped(values: Sequence[np.ndarray]) -> tuple[dict[int, list[int]], Groups]:
+    """Tasks' run values grouped by their number of runs, as (1, tasks, runs) arrays."""
+    by_n: dict[int, list[int]] = defaultdict(list)
+    for i, v in enumerate(values):
+        by_n[len(v)].append(i)
+    return by_n, [np.stack([values[i] for i in idx])[None] for idx in by_n.values()]
+
+
+def _resampled(groups: Groups, resamples: int, rng: np.random.Generator) -> Groups:
+    """Each task's runs, expanded (see :func:`_expanded`), resampled with replacement within the task."""
+    out = []
+    for g in groups:
+        x = _expanded(g[0])
+        tasks, n = x.shape
+        offsets = (np.arange(tasks) * n)[None, :, None]
+        out.append(x.ravel()[offsets + rng.integers(0, n, (resamples, tasks, n))])
+    return out
+
+
+Statistic = Callable[[Groups, Groups, np.ndarray], np.ndarray]
+BLOCK = 250
+"""Resamples drawn and reduced at a time: memory stays at a few tens of MB whatever the number of
+runs (50,000 records at once would take gigabytes), and the arrays stay near the processor's cache."""
+
+
+def _stratified(tasks: Sequence[TaskRuns], statistics: Sequence[Statistic], alpha: float, resamples: int,
+                seed: int) -> list[tuple[float, Interval | None]]:
+    """Each ``statistic(methods, scratches, pairs)`` on the data, with the percentile interval of
+    its value on the same stratified resamples (within each task) of the method's runs and of
+    scratch's, both expanded. Tasks are grouped by run counts so that resampling and the
+    statistics are a few array operations however many tasks (settings) there are; ``pairs[k]``
+    holds, for the k-th task of the method's groups, its (group, position) in the scratch groups."""
     used = [t for t in tasks if len(t.method) and len(t.scratch)]
     if not used:
-        return float("nan"), None
+        return [(float("nan"), None) for _ in statistics]
     signs = [1.0 if t.higher_is_better else -1.0 for t in used]
-    ms = [s * np.asarray(t.method, dtype=float)[None, :] for s, t in zip(signs, used, strict=True)]
-    ss = [s * np.asarray(t.scratch, dtype=float)[None, :] for s, t in zip(signs, used, strict=True)]
-    point = float(statistic(ms, ss)[0])
-    if sum(m.shape[1] for m in ms) < 2:
-        return point, None
+    by_m, ms = _grouped([s * np.asarray(t.method, dtype=float) for s, t in zip(signs, used, strict=True)])
+    by_s, ss = _grouped([s * np.asarray(t.scratch, dtype=float) for s, t in zip(signs, used, strict=True)])
+    where = {task: (g, j) for g, idx in enumerate(by_s.values()) for j, task in enumerate(idx)}
+    pairs = np.array([where[task] for idx in by_m.values() for task in idx], dtype=int)
+    points = [float(statistic(ms, ss, pairs)[0]) for statistic in statistics]
+    if sum(len(t.method) for t in used) < 2:
+        return [(point, None) for point in points]
     rng = np.random.default_rng(seed)
-    rm = [_expanded(m[0])[rng.integers(0, m.shape[1], (resamples, m.shape[1]))] for m in ms]
-    rs = [_expanded(s[0])[rng.integers(0, s.shape[1], (resamples, s.shape[1]))] for s in ss]
-    boot = statistic(rm, rs)
-    lo, hi = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
-    return point, (float(lo), float(hi))
+    boots: list[list[np.ndarray]] = [[] for _ in statistics]
+    for start in range(0, resamples, BLOCK):
+        n = min(BLOCK, resamples - start)
+        rm, rs = _resampled(ms, n, rng), _resampled(ss, n, rng)
+        for boot, statistic in zip(boots, statistics, strict=True):
+            boot.append(statistic(rm, rs, pairs))
+    out: list[tuple[float, Interval | None]] = []
+    for point, boot in zip(points, boots, strict=True):
+        lo, hi = np.quantile(np.concatenate(boot), [alpha / 2, 1 - alpha / 2])
+        out.append((point, (float(lo), float(hi))))
+    return out
 
 
-def _relative_gains(methods: list[np.ndarray], scratches: list[np.ndarray]) -> np.ndarray:
-    cols = []
-    for m, s in zip(methods, scratches, strict=True):
-        s0 = s.mean(axis=1, keepdims=True)
-        cols.append((m - s0) / np.maximum(np.abs(s0), 1e-12))
+def _relative_gains(methods: Groups, scratches: Groups, pairs: np.ndarray) -> np.ndarray:
+    s_means = [s.mean(axis=2) for s in scratches]  # (resamples, tasks) per scratch group
+    cols, k = [], 0
+    for m in methods:
+        t = m.shape[1]
+        s0 = np.stack([s_means[g][:, j] for g, j in pairs[k:k + t]], axis=1)[:, :, None]
+        k += t
+        cols.append(((m - s0) / np.maximum(np.abs(s0), 1e-12)).reshape(m.shape[0], -1))
     return _trimmed_mean(np.concatenate(cols, axis=1), axis=1)
 
 
@@ -288,16 +370,31 @@ def normalized_iqm_ci(tasks: Sequence[TaskRuns], alpha: float = ALPHA, resamples
 
     Scratch's mean is resampled with the method's runs, so its own uncertainty widens the interval.
     """
-    return _stratified(tasks, _relative_gains, alpha, resamples, seed)
+    return _stratified(tasks, [_relative_gains], alpha, resamples, seed)[0]
 
 
-def _improvement(methods: list[np.ndarray], scratches: list[np.ndarray]) -> np.ndarray:
-    per_task = []
-    for m, s in zip(methods, scratches, strict=True):
-        wins = (m[:, :, None] > s[:, None, :]).mean(axis=(1, 2)) + 0.5 * (m[:, :, None] == s[:, None, :]).mean(
-            axis=(1, 2))
-        per_task.append(wins)
-    return np.mean(per_task, axis=0)
+CHUNK = 32
+"""Tasks compared at once in :func:`_improvement`: all pairs of runs of a chunk of tasks over every
+resample still fit in a processor cache, where a whole large leaderboard's would not."""
+
+
+def _improvement(methods: Groups, scratches: Groups, pairs: np.ndarray) -> np.ndarray:
+    """Per task the share of (method run, scratch run) pairs the method wins (ties half), averaged
+    over tasks."""
+    total = np.zeros(methods[0].shape[0])
+    k = 0
+    for m in methods:
+        t = m.shape[1]
+        for g in np.unique(pairs[k:k + t, 0]):
+            sel = np.flatnonzero(pairs[k:k + t, 0] == g)
+            for c in range(0, len(sel), CHUNK):
+                part = sel[c:c + CHUNK]
+                s = scratches[g][:, pairs[k + part, 1]][:, :, None, :]
+                mm = m[:, part][:, :, :, None]
+                wins = np.count_nonzero(mm > s, axis=(2, 3)) + 0.5 * np.count_nonzero(mm == s, axis=(2, 3))
+                total += wins.sum(axis=1) / (mm.shape[2] * s.shape[3])
+        k += t
+    return total / k
 
 
 def probability_of_improvement(tasks: Sequence[TaskRuns], alpha: float = ALPHA, resamples: int = DEFAULT_RESAMPLES,
@@ -307,4 +404,12 @@ def probability_of_improvement(tasks: Sequence[TaskRuns], alpha: float = ALPHA, 
     Per task it is the Mann-Whitney U statistic over all pairs of runs divided by their number (a
     tie counts one half); 0.5 means no better than scratch.
     """
-    return _stratified(tasks, _improvement, alpha, resamples, seed)
+    return _stratified(tasks, [_improvement], alpha, resamples, seed)[0]
+
+
+def across_tasks(tasks: Sequence[TaskRuns], alpha: float = ALPHA, resamples: int = DEFAULT_RESAMPLES,
+                 seed: int = 0) -> tuple[tuple[float, Interval | None], tuple[float, Interval | None]]:
+    """:func:`normalized_iqm_ci` and :func:`probability_of_improvement` from one set of resamples
+    (the same numbers as the two calls, at half the cost: resampling is most of it)."""
+    iqm, improve = _stratified(tasks, [_relative_gains, _improvement], alpha, resamples, seed)
+    return iqm, improve

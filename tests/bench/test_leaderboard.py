@@ -435,8 +435,9 @@ def test_data_saved_hand_computed_with_lower_is_better_both_bounds_and_formats()
     records += recs("fine-tune", three(0.4), higher=False, options={"lr": 1.0})
     records += recs("scratch", three(0.5), role="scratch", task="u/U-v0")
     lb = build(records)
-    by = {(r.task, r.method, r.budget, r.options): r for r in lb.rows}
-    rows_t = {(r.method, r.budget): r for r in lb.rows if r.task == "t/T-v0" and r.options == lb.rows[0].options}
+    by = {(r.task, r.method, r.budget, r.options_hash): r for r in lb.rows}
+    first = lb.rows[0].options_hash
+    rows_t = {(r.method, r.budget): r for r in lb.rows if r.task == "t/T-v0" and r.options_hash == first}
     assert rows_t[("fine-tune", 2)].data_saved == pytest.approx(4.0)
     assert rows_t[("fine-tune", 8)].data_saved == pytest.approx(2.0)
     assert (rows_t[("fine-tune", 32)].data_saved, rows_t[("fine-tune", 32)].data_saved_bound) == (
@@ -444,7 +445,7 @@ def test_data_saved_hand_computed_with_lower_is_better_both_bounds_and_formats()
     assert (rows_t[("bad", 4)].data_saved, rows_t[("bad", 4)].data_saved_bound) == (pytest.approx(0.5), "<")
     assert rows_t[("bad", 4)].data_saved_censored and not rows_t[("fine-tune", 8)].data_saved_censored
     assert all(r.data_saved is None for r in lb.rows if r.method == "scratch" or r.task == "u/U-v0")
-    assert [r.data_saved for (_, m, _, o), r in by.items() if o != lb.rows[0].options] == [None, None]
+    assert [r.data_saved for (_, m, _, o), r in by.items() if o != lb.rows[0].options_hash] == [None, None]
 
     md = render(lb, "md")
     cells = {}
@@ -456,7 +457,7 @@ def test_data_saved_hand_computed_with_lower_is_better_both_bounds_and_formats()
     assert "scratch data to match" not in table_header(render(lb, "table"), "u/U-v0")
     csv_rows = list(csv.DictReader(io.StringIO(render(lb, "csv"))))
     got = {(d["method"], d["budget"]): (d["data_saved"], d["data_saved_bound"]) for d in csv_rows
-           if d["task"] == "t/T-v0" and d["options"] == lb.rows[0].options}
+           if d["task"] == "t/T-v0" and d["options_hash"] == lb.rows[0].options_hash}
     assert float(got[("fine-tune", "8")][0]) == pytest.approx(2.0) and got[("bad", "4")][1] == "<"
     assert got[("scratch", "2")] == ("", "")
     data = json.loads(render(lb, "json"))["rows"]
