@@ -73,7 +73,7 @@ def plot_task(lb: Leaderboard, task: str, path: Path) -> Path | None:
         ax.errorbar([i], [r.mean], yerr=err, marker="o", capsize=3, color=style.get("color"),
                     linestyle="none", mfc="none" if r.role == "reference" else None)
         labels.append(r.method + (f" @{budget_text(r.budget)}" if len(budgets) > 1 else "")
-                      + (f" [{r.options_hash}]" if len(variants) > 1 else "")
+                      + (f" [{lb.label(r.setting) or r.options_hash}]" if len(variants) > 1 else "")
                       + (" (reference)" if r.role == "reference" else ""))
     ax.set_xticks(range(len(rows)), labels, rotation=20, ha="right", fontsize=8)
     ax.set_xlim(-0.5, len(rows) - 0.5)

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from bench.api import Reference
 from bench.leaderboard.figures import task_plot_name, task_plots
+from bench.leaderboard.latex import latex
 from bench.leaderboard.model import (
     BETTER,
     LEVEL,
@@ -264,46 +265,71 @@ def _rollouts(rows: Sequence[Row]) -> str | None:
 
 
 def _csv(lb: Leaderboard) -> str:
-    """One line per row; the dict fields become one column per metric (its name) or file label."""
-    fields = list(Row.__dataclass_fields__)
+    """One line per row, every value in a column of its own for a spreadsheet or pandas: the
+    setting by name (``setting``: the options that set it apart) and each task option's value
+    (``options.<name>``), each interval as two numeric columns (``ci_lo``, ``ci_hi``), each
+    secondary metric with its interval, each file label."""
+    intervals = ("ci", "gain_ci")
+    nested = ("columns", "column_cis", "files", *intervals)
+    fields = [f for f in Row.__dataclass_fields__ if f not in nested]
     metrics = list(dict.fromkeys(name for r in lb.rows for name in r.columns))
     labels = list(dict.fromkeys(label for r in lb.rows for label in r.files))
+    options = sorted({k for r in lb.rows for k in lb.option_values.get((r.task, r.options_hash), {})})
 
     def metric_col(name: str) -> str:
-        return f"metrics.{name}" if name in fields else name
+        return f"metrics.{name}" if name in fields or name in intervals else name
 
-    header: list[str] = []
-    for f in fields:
-        header += ([metric_col(n) for n in metrics] if f == "columns"
-                   else [f"files.{label}" for label in labels] if f == "files" else [f])
+    header = [*fields[:3], "setting", *fields[3:], *(f"{i}_{end}" for i in intervals for end in ("lo", "hi"))]
+    header += [c for n in metrics for c in (metric_col(n), f"{metric_col(n)}_ci_lo", f"{metric_col(n)}_ci_hi")]
+    header += [f"options.{k}" for k in options] + [f"files.{label}" for label in labels]
     buf = io.StringIO()
     w = csv.DictWriter(buf, header, restval="")
     w.writeheader()
     for r in lb.rows:
-        line: dict[str, Any] = {f: getattr(r, f) for f in fields if f not in ("columns", "files")}
-        line.update({metric_col(n): v for n, v in r.columns.items()})
+        line: dict[str, Any] = {f: getattr(r, f) for f in fields}
+        line["setting"] = lb.label(r.setting)
+        for i in intervals:
+            ci = getattr(r, i)
+            if ci is not None:
+                line[f"{i}_lo"], line[f"{i}_hi"] = ci
+        for n, v in r.columns.items():
+            line[metric_col(n)] = v
+            ci = r.column_cis.get(n)
+            if ci is not None:
+                line[f"{metric_col(n)}_ci_lo"], line[f"{metric_col(n)}_ci_hi"] = ci
+        for k, v in lb.option_values.get((r.task, r.options_hash), {}).items():
+            line[f"options.{k}"] = v if isinstance(v, (str, int, float, bool)) or v is None else json.dumps(v)
         line.update({f"files.{label}": p for label, p in r.files.items()})
         w.writerow(line)
     return buf.getvalue()
 
 
-def render(lb: Leaderboard, fmt: str = "table", plot: str | None = None, plots: Collection[str] = ()) -> str:
+def _json(lb: Leaderboard) -> str:
+    """Every row with its setting by name and its options' values beside the hash."""
+    rows = [{**asdict(r), "setting": lb.label(r.setting), "options": lb.option_values.get((r.task, r.options_hash), {})}
+            for r in lb.rows]
+    return json.dumps(
+        {"rows": rows, "aggregates": [asdict(a) for a in lb.aggregates],
+         "comparisons": [asdict(c) for c in lb.comparisons],
+         "per_target": [asdict(t) for t in lb.per_target.values()],
+         "normalization": lb.normalization, "problems": lb.problems}, indent=2)
+
+
+def render(lb: Leaderboard, fmt: str = "table", plot: str | None = None, plots: Collection[str] = (),
+           latex_tables: Collection[str] = ("main", "across")) -> str:
     """The leaderboard as text in one of :data:`FORMATS`.
 
     Markdown links images by paths relative to the results directory: ``plot`` is the normalized
     score plot, ``plots`` the per-task plots that exist (:func:`write_files` passes what it wrote),
-    so that no link points at a plot that was skipped.
+    so that no link points at a plot that was skipped. ``latex_tables`` picks the LaTeX tables
+    (:data:`bench.leaderboard.latex.TABLES`).
     """
     if fmt == "json":
-        return json.dumps(
-            {"rows": [asdict(r) for r in lb.rows], "aggregates": [asdict(a) for a in lb.aggregates],
-             "comparisons": [asdict(c) for c in lb.comparisons],
-             "per_target": [asdict(t) for t in lb.per_target.values()],
-             "normalization": lb.normalization, "problems": lb.problems}, indent=2)
+        return _json(lb)
     if fmt == "csv":
         return _csv(lb)
     if fmt == "latex":
-        return _latex(lb)
+        return latex(lb, latex_tables)
     if fmt not in ("table", "md"):
         raise ValueError(f"unknown format {fmt!r}; accepted: {', '.join(FORMATS)}")
     md = fmt == "md"
@@ -353,26 +379,6 @@ def render(lb: Leaderboard, fmt: str = "table", plot: str | None = None, plots: 
     if lb.problems:
         parts.append(("## Skipped files\n" if md else "\nSkipped files:\n") + "\n".join(f"- {p}" for p in lb.problems))
     return "\n\n".join(parts) + "\n" if md else "\n".join(parts) + "\n"
-
-
-def _tex(s: str) -> str:
-    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"), ("—", "--")):
-        s = s.replace(a, b)
-    return s
-
-
-def _latex(lb: Leaderboard) -> str:
-    out = []
-    cols = ["method", "mean", "95\\% CI", "gain", "gain 95\\% CI", "verdict"]
-    for task, budget, opts in lb.settings():
-        rows = lb.rows_of((task, budget, opts))
-        out.append(f"% {task}, budget {budget}, options {opts}")
-        out.append("\\begin{tabular}{lrrrrl}\n\\toprule\n" + " & ".join(cols) + " \\\\\n\\midrule")
-        for r in rows:
-            cells = [r.method, _f(r.mean), _ci(r.ci), _gain(r.gain), _ci(r.gain_ci), r.verdict]
-            out.append(" & ".join(_tex(c) for c in cells) + " \\\\")
-        out.append("\\bottomrule\n\\end{tabular}\n")
-    return "\n".join(out)
 
 
 def to_dict(lb: Leaderboard) -> dict[str, Any]:

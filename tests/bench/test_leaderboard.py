@@ -691,3 +691,23 @@ def test_a_published_number_of_a_secondary_metric_is_compared_to_that_metric_wit
     line = next(x.strip() for x in render(lb).splitlines() if x.strip().startswith("published zero-shot"))
     assert line == (f"published zero-shot (source_return): 2924.72 (rl-zoo benchmark.md), ours 2900.000 "
                     f"(ours − published {2900.0 - 2924.721:+.3f} [{lo - 2924.721:.3f}, {hi - 2924.721:.3f}])")
+
+
+def test_csv_and_json_name_settings_by_option_values_and_split_intervals():
+    """A sweep's value is a column of its own, and each interval two numbers, for pandas or a spreadsheet."""
+    records = []
+    for l2 in (0.5, 2.0):
+        records += recs("scratch", [0.5, 0.52, 0.51], role="scratch", options={"l2": l2, "arch": "small"})
+        records += recs("fine-tune", [0.6, 0.61, 0.63], options={"l2": l2, "arch": "small"})
+    lb = build(records)
+    lines = list(csv.DictReader(io.StringIO(render(lb, "csv"))))
+    assert {(d["method"], d["setting"], d["options.l2"], d["options.arch"]) for d in lines} == {
+        (m, f"l2={v}", v, "small") for m in ("scratch", "fine-tune") for v in ("0.5", "2.0")}
+    ft = next(d for d in lines if d["method"] == "fine-tune" and d["options.l2"] == "2.0")
+    lo, hi = mean_ci([0.6, 0.61, 0.63])
+    assert float(ft["ci_lo"]) == pytest.approx(lo) and float(ft["ci_hi"]) == pytest.approx(hi)
+    assert float(ft["gain_ci_lo"]) < float(ft["gain"]) < float(ft["gain_ci_hi"])
+    assert "ci" not in ft and len(ft["options_hash"]) == 8
+    rows_json = json.loads(render(lb, "json"))["rows"]
+    assert {(r["setting"], r["options"]["l2"]) for r in rows_json} == {("l2=0.5", 0.5), ("l2=2.0", 2.0)}
+    assert "l2=2.0 (options " in render(lb, "table")
