@@ -46,6 +46,24 @@ def _sign(records: Sequence[Record]) -> float:
     return 1.0 if records[0].higher_is_better else -1.0
 
 
+def hardware_label(record: Record) -> str:
+    """The machine a run's cost was measured on, as its record says: CPU model and cores, GPU."""
+    hw = record.provenance.hardware
+    cpu = f"{hw.get('cpu') or 'unknown CPU'}" + (f" x{hw['cpu_cores']}" if hw.get("cpu_cores") else "")
+    return cpu + (f", {hw['gpu']}" if hw.get("gpu") else "")
+
+
+def _cost(records: Sequence[Record]) -> dict[str, float | None]:
+    """The cost columns of :class:`Row`, means over ``records`` (runs on one machine)."""
+    return {
+        "wall_s": mean_or_none([r.timings.total_s for r in records]),
+        "source_s": mean_or_none([sum(a.get("build_s", 0.0) for a in r.artifacts) for r in records])
+        if any(r.artifacts for r in records) else None,
+        "peak_mb": mean_or_none([r.cost.peak_rss_mb for r in records if r.cost.peak_rss_mb is not None]),
+        "throughput": mean_or_none([r.cost.throughput for r in records if r.cost.throughput]),
+    }
+
+
 def _first_files(records: Sequence[Record]) -> dict[str, str]:
     files: dict[str, str] = {}
     for r in sorted(records, key=lambda r: r.seed):
@@ -171,17 +189,21 @@ def build(
         for method, recs in by_method.items():
             ok = [r for r in recs if r.status == "ok"]
             scores = [r.score for r in ok if r.score is not None]
+            machines: dict[str, list[Record]] = defaultdict(list)
+            for r in ok:
+                machines[hardware_label(r)].append(r)
+            main_machine = max(machines, key=lambda m: len(machines[m])) if machines else ""
+            cost = _cost(machines.get(main_machine, []))
             row = Row(
                 task=task, budget=budget, options_hash=opts, method=method, role=recs[0].role,
                 seeds=len(scores), failed=len(recs) - len(ok), mean=mean_or_none(scores),
                 ci=mean_ci(scores),
-                wall_s=mean_or_none([r.timings.total_s for r in ok]),
-                source_s=mean_or_none([sum(a.get("build_s", 0.0) for a in r.artifacts) for r in ok]) if any(
-                    r.artifacts for r in ok) else None,
-                peak_mb=mean_or_none([r.cost.peak_rss_mb for r in ok if r.cost.peak_rss_mb is not None]),
+                wall_s=cost["wall_s"], source_s=cost["source_s"], peak_mb=cost["peak_mb"],
+                throughput=cost["throughput"],
+                hardware={m: len(rs) for m, rs in machines.items()},
+                hardware_cost={m: _cost(rs) for m, rs in machines.items()} if len(machines) > 1 else {},
                 trainable_params=ok[0].cost.trainable_params if ok else None,
                 total_params=ok[0].cost.total_params if ok else None,
-                throughput=mean_or_none([r.cost.throughput for r in ok if r.cost.throughput]),
                 columns={name: mean_or_none([r.metrics[name] for r in ok if name in r.metrics]) for name in shown},
                 column_cis={name: mean_ci([r.metrics[name] for r in ok if name in r.metrics]) for name in shown},
                 files=_first_files(ok),

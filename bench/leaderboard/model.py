@@ -96,6 +96,12 @@ class Row:
     """Target training samples (images, env steps) per second of target-training wall time."""
     files: dict[str, str] = field(default_factory=dict)
     """Per ``Record.files`` label, the file of the lowest ok seed that has one (relative to the results directory)."""
+    hardware: dict[str, int] = field(default_factory=dict)
+    """Ok runs per machine (CPU model and cores, GPU). Wall time, source time, memory and throughput
+    are not comparable across machines: with several, the cost columns are those of the machine
+    with the most runs, and :attr:`hardware_cost` holds each machine's."""
+    hardware_cost: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    """Where the row's runs come from several machines, the cost columns per machine."""
 
     @property
     def setting(self) -> Setting:

@@ -251,6 +251,22 @@ def _comparisons(lb: Leaderboard, task: str, budget: int, opts: str) -> list[str
             for c in lb.comparisons if (c.task, c.budget, c.options_hash) == (task, budget, opts)]
 
 
+def _hardware_lines(rows: Sequence[Row]) -> list[str]:
+    """Where a table's runs come from several machines, say so: its cost columns would otherwise
+    compare one machine's seconds with another's."""
+    machines = {m for r in rows for m in r.hardware}
+    if len(machines) < 2:
+        return []
+    lines = [f"cost columns: runs on {len(machines)} machines; each row shows the machine with most of its runs"]
+    for r in rows:
+        if r.hardware_cost:
+            parts = [f"{m} ({r.hardware[m]} runs): {_f(c['wall_s'], 1)} s/run" for m, c in r.hardware_cost.items()]
+            lines.append(f"cost of {r.method} per machine: " + "; ".join(parts))
+        elif r.hardware:
+            lines.append(f"{r.method} ran on {next(iter(r.hardware))}")
+    return lines
+
+
 def _rollouts(rows: Sequence[Row]) -> str | None:
     """Markdown images of scratch's rollout and the best-ranked transfer method's, side by side.
 
@@ -343,7 +359,8 @@ def render(lb: Leaderboard, fmt: str = "table", plot: str | None = None, plots: 
         parts.append(f"## {title}" if md else f"\n{title}")
         parts.append(table(_headers(lb, task), [_cells(lb, r) for r in rows]))
         parts += [f"- {line}" if md else f"  {line}" for line in [
-            _test_line(lb, task), *_comparisons(lb, task, budget, opts), *_references(lb, (task, budget, opts))]]
+            _test_line(lb, task), *_comparisons(lb, task, budget, opts), *_references(lb, (task, budget, opts)),
+            *_hardware_lines(rows)]]
         parts += _per_target_parts(lb, (task, budget, opts), table)
         if md and (task, budget, opts) == next(s for s in lb.settings() if s[0] == task):
             for kind, caption, _ in task_plots(lb, task):

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -27,6 +28,7 @@ from bench.leaderboard import (
     sweeps,
     write_files,
 )
+from bench.record import Timings
 from bench.stats import mean_ci
 
 
@@ -711,3 +713,42 @@ def test_csv_and_json_name_settings_by_option_values_and_split_intervals():
     rows_json = json.loads(render(lb, "json"))["rows"]
     assert {(r["setting"], r["options"]["l2"]) for r in rows_json} == {("l2=0.5", 0.5), ("l2=2.0", 2.0)}
     assert "l2=2.0 (options " in render(lb, "table")
+
+
+def test_cost_columns_are_per_machine_and_a_table_mixing_machines_says_so():
+    def on(record, cpu, wall):
+        provenance = record.provenance.model_copy(update={"hardware": {"cpu": cpu, "cpu_cores": 2}})
+        return record.model_copy(update={"provenance": provenance, "timings": Timings(total_s=wall)})
+
+    records = [on(r, "AMD EPYC", 10.0) for r in recs("scratch", [0.5, 0.52, 0.51], role="scratch")]
+    ft = recs("fine-tune", [0.6, 0.61, 0.63, 0.62, 0.6])
+    records += [on(r, "AMD EPYC", 20.0) for r in ft[:3]] + [on(r, "Apple M3", 2.0) for r in ft[3:]]
+    lb = build(records)
+    row = rows(lb)["fine-tune"]
+    assert row.hardware == {"AMD EPYC x2": 3, "Apple M3 x2": 2}
+    assert row.wall_s == pytest.approx(20.0)  # the machine with most runs, not a mean over machines
+    assert row.hardware_cost["Apple M3 x2"]["wall_s"] == pytest.approx(2.0)
+    assert rows(lb)["scratch"].hardware_cost == {}
+    text = render(lb, "table")
+    assert "cost columns: runs on 2 machines; each row shows the machine with most of its runs" in text
+    assert "cost of fine-tune per machine: AMD EPYC x2 (3 runs): 20.0 s/run; Apple M3 x2 (2 runs): 2.0 s/run" in text
+    assert "scratch ran on AMD EPYC x2" in text
+    one = build([on(r, "AMD EPYC", 1.0) for r in recs("scratch", [0.5, 0.6], role="scratch")])
+    assert "machines" not in render(one, "table")
+
+
+def test_write_files_redraws_only_the_plots_of_tasks_whose_records_changed(tmp_path):
+    records = recs("scratch", [0.5, 0.52, 0.51], role="scratch") + recs("fine-tune", [0.6, 0.61, 0.63])
+    records += recs("scratch", [0.3, 0.32, 0.31], role="scratch", task="u/U-v0")
+    lb = build(records)
+    write_files(lb, tmp_path)
+    t_plot, u_plot = tmp_path / "plots" / "t_T-v0.png", tmp_path / "plots" / "u_U-v0.png"
+    before = {p: p.stat().st_mtime_ns for p in (t_plot, u_plot)}
+    time.sleep(0.01)
+    written = write_files(lb, tmp_path, changed={"u/U-v0"})
+    assert t_plot not in written and t_plot.stat().st_mtime_ns == before[t_plot]
+    assert u_plot in written and u_plot.stat().st_mtime_ns > before[u_plot]
+    md = (tmp_path / "leaderboard.md").read_text()
+    assert "plots/t_T-v0.png" in md and "plots/u_U-v0.png" in md  # a kept plot is still linked
+    t_plot.unlink()
+    assert t_plot in write_files(lb, tmp_path, changed=set())  # a missing one is drawn whatever changed
