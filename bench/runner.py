@@ -36,7 +36,7 @@ from bench import hardware
 from bench.api import PHASES, RunContext, RunResult, Task, TaskSpec
 from bench.artifacts import ArtifactCache
 from bench.config import RunConfig, resolve_options
-from bench.errors import UsageError, unknown
+from bench.errors import FaultError, UsageError, unknown
 from bench.hashing import config_hash
 from bench.holds import Holds
 from bench.record import Cost, Provenance, Record, Timings
@@ -443,9 +443,18 @@ class ProcessExecutor:
             # Longest first: the grid ends sooner, and runs that build a shared source artifact
             # (the costly ones) start before the cheap runs that wait for it.
             pending = sorted(jobs, key=lambda j: -j.spec.seconds_per_run.get(j.method, 0.0))
+            stalled = 0
             while pending:
                 suspects: list[Job] = []
+                before = len(pending)
                 pending = yield from self._round(pending, self.workers, Path(claims), suspects)
+                # A pool that breaks before any run starts, round after round, has workers that die
+                # on start (an import that fails in them, a script that starts a grid when imported):
+                # fresh pools would fail forever.
+                stalled = stalled + 1 if len(pending) == before and not suspects else 0
+                if stalled >= 3:
+                    raise FaultError(f"the worker processes died before starting any run, {stalled} pools in a "
+                                     f"row; {len(pending)} run(s) not started (try --workers 1 to see the error)")
                 for job in suspects:
                     for _ in range(self.retries):
                         broke: list[Job] = []

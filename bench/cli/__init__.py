@@ -15,7 +15,7 @@ from bench.errors import FaultError, UsageError
 
 __all__ = ["main"]
 
-COMMANDS = ("run", "list", "leaderboard", "show", "cite", "check-real")
+COMMANDS = ("run", "list", "leaderboard", "compare", "show", "cite", "check-real")
 
 
 class _Parser(argparse.ArgumentParser):

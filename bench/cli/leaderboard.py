@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from bench import leaderboard as lbmod
-from bench.cli._common import add_results_dir, csv_list, registry
-from bench.errors import UsageError, unknown
-from bench.store import ResultStore
+from bench import session
+from bench.cli._common import add_results_dir, csv_list
 
 HELP = "rebuild the leaderboard from the records"
 
@@ -26,26 +24,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    results = args.results_dir or Path("results")
-    if args.results_dir is not None and not results.is_dir():
-        raise UsageError(f"--results-dir {str(results)!r} is not a directory"
-                         + ("" if results.exists() else " (it does not exist)"))
-    reg = registry()
-    loaded = ResultStore(results).load()
-    for line in loaded.problems:
+    results = session.load(args.results_dir)
+    shown = results.select([t for group in args.task for t in group]) if args.task else results
+    board = shown.leaderboard  # discovers the installed tasks: a plugin problem is a warning line
+    for line in results.problems:
         print(f"bench: warning: {line}", file=sys.stderr)
-    records = loaded.records
-    if args.task:
-        wanted = {t for group in args.task for t in group}
-        recorded = {r.task for r in records}
-        for t in sorted(wanted - recorded - set(reg.tasks)):
-            raise unknown("task", t, set(reg.tasks) | recorded)
-        records = [r for r in records if r.task in wanted]
-    board = lbmod.build(records, reg.tasks, loaded.problems)
     print(lbmod.render(board, args.format), end="")
-    if not args.no_write and loaded.records:
+    if not args.no_write and results.records:
         try:
-            lbmod.write_files(lbmod.build(loaded.records, reg.tasks, loaded.problems), results)
+            lbmod.write_files(results.leaderboard, results.results_dir)
         except OSError as exc:
             print(f"bench: warning: could not write the leaderboard files: {exc}", file=sys.stderr)
     return 0

@@ -18,60 +18,37 @@ runs those. The decision is saved in the results directory, so the same command 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench import autoseeds
+from bench import autoseeds, session
 from bench import leaderboard as lbmod
-from bench.cli._common import add_results_dir, csv_list, registry, writable_results_dir
-from bench.config import RunConfig, build_config, parse_seeds, parse_seeds_auto, parse_sweep
+from bench.cli._common import add_results_dir, csv_list
+from bench.config import parse_sweep
 from bench.errors import UsageError
-from bench.hardware import resolve_device
-from bench.registry import Registry
-from bench.runner import (
-    Executor,
-    Job,
-    RunSummary,
-    make_executor,
-    pending_jobs,
-    plan,
-    run_grid,
-    select_tasks,
-    task_selection,
-)
+from bench.runner import Job, pending_jobs
 from bench.stats import POWER
-from bench.store import ResultStore
 
 HELP = "run tasks x methods x seeds and print the leaderboard"
 
 
-def _budgets(text: str) -> list[int]:
-    try:
-        return [int(b) for b in csv_list(text)]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--budget {text!r} is not an integer or a comma-separated list") from None
+def _checked(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse type from one of the API's parsers: the same check, the same one-line message."""
+    def check(text: str) -> Any:
+        try:
+            return parse(text)
+        except UsageError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return check
 
 
-def _seeds(text: str) -> list[int] | str:
-    """A list of seeds, or ``auto[:MAX]`` checked here and resolved by the config."""
-    try:
-        return text.strip() if parse_seeds_auto(text) is not None else parse_seeds(text)
-    except UsageError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _min_gain(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"--min-gain {text!r} is not a number above 0 (e.g. 0.05, a 5% gain)")
-    return value
+_budgets = _checked(session.parse_budgets)
+_seeds = _checked(session.parse_seeds_value)
+"""A list of seeds, or ``auto[:MAX]`` checked here and resolved by the config."""
+_min_gain = _checked(session.parse_min_gain)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -142,86 +119,14 @@ def _print_plan(jobs: list[Job], todo: list[Job], workers: int, swept: Sequence[
     print(line)
 
 
-def _executors(config: RunConfig) -> Callable[[int], Executor]:
-    """An executor for a grid of so many pending runs: local processes sized to it, or the one cluster engine."""
-    if config.executor == "local":
-        return lambda pending: make_executor(config.processes, pending)
-    from bench.cluster import cluster_executor
-
-    engine = cluster_executor(config)
-    return lambda pending: engine
-
-
-def _check_model(model: str, config: RunConfig, reg: Registry) -> None:
-    """``--model`` is sugar for ``--set options.model=...``; said in its own words when no task takes it.
-
-    The generic "unknown task option 'model'" would be right but would not say which tasks do.
-    """
-    specs = select_tasks(config, reg)
-    if specs and not any("model" in s.options for s in specs):
-        having = sorted(t for t, s in reg.tasks.items() if "model" in s.options)
-        raise UsageError(
-            f"--model {model!r}: no selected task has a 'model' option; "
-            + (f"tasks with one: {', '.join(having)}" if having else "no installed task has one")
-        )
-
-
-def _with_progress(jobs: list[Job], config: RunConfig, progress: bool, pending: int) -> list[Job]:
-    """A run shows its own progress where it runs alone in this process (one worker, locally)."""
-    if min(config.processes, pending) <= 1 and progress and config.executor == "local":
-        return [replace(j, show_progress=True) for j in jobs]
-    return jobs
-
-
-def _merged(a: RunSummary, b: RunSummary) -> RunSummary:
-    """The pilot's and the top-up's runs as one grid's (workers: the larger, so overhead is not under-stated)."""
-    return RunSummary(ran=a.ran + b.ran, skipped=a.skipped + b.skipped, held=a.held + b.held,
-                      wall_s=a.wall_s + b.wall_s, workers=max(a.workers, b.workers))
-
-
-def _decision_file(config: RunConfig, jobs: list[Job]) -> tuple[dict[str, Any], Path]:
-    """The grid's config and the file its decision is kept in."""
-    assert config.seeds_auto is not None
-    grid = autoseeds.grid_config(jobs, config.options, config.sweep, config.seeds_auto, config.min_gain)
-    return grid, autoseeds.decision_path(config.results_dir, grid)
-
-
-def _auto_decision(config: RunConfig, jobs: list[Job],
-                   reg: Registry) -> tuple[list[autoseeds.Decision], Path, bool]:
-    """The decision on the pilot's records: the saved one if made on these records, else a new one, saved."""
-    assert config.seeds_auto is not None
-    grid, path = _decision_file(config, jobs)
-    records = autoseeds.pilot_records(jobs)
-    pilot = autoseeds.fingerprint(jobs, records)
-    decisions = autoseeds.load(path, pilot)
-    if decisions is not None:
-        return decisions, path, True
-    decisions = autoseeds.decide(records, reg.tasks, config.seeds_auto, config.min_gain)
-    autoseeds.save(path, grid, pilot, decisions)
-    return decisions, path, False
-
-
-def _top_up(config: RunConfig, jobs: list[Job], reg: Registry, executor: Callable[[int], Executor],
-            progress: bool, show: bool) -> RunSummary:
-    """Decide on the pilot, say what and why, and run the extra seeds like any grid."""
-    decisions, path, reused = _auto_decision(config, jobs, reg)
-    for d in decisions:
-        print(autoseeds.describe(d, list(config.sweep)), file=sys.stderr)
-    extra = autoseeds.top_up(jobs, decisions)
-    todo = pending_jobs(extra, config.force)[0]
-    extra = _with_progress(extra, config, show, len(todo))
-    print(f"bench: seeds auto: {len(extra)} run(s) beyond the pilot, {len(todo)} to run; decision "
-          f"{'reused from' if reused else 'saved in'} {path}", file=sys.stderr)
-    return run_grid(extra, executor(len(todo)), force=config.force, progress=progress)
-
-
-def _auto_dry_run(config: RunConfig, jobs: list[Job], pilot_todo: int, workers: int) -> None:
+def _auto_dry_run(grid: session.Grid) -> None:
     """Say that the top-up is decided after the pilot, or show the saved decision made on these records.
 
     A pilot with runs still to make (or ``--force``) changes its records, so a saved decision would
     be made again after it.
     """
-    _, path = _decision_file(config, jobs)
+    config, jobs, pilot_todo, workers = grid.config, grid.jobs, len(grid.todo), grid.config.processes
+    _, path = grid.decision()
     decisions = None
     if not pilot_todo:
         decisions = autoseeds.load(path, autoseeds.fingerprint(jobs, autoseeds.pilot_records(jobs)))
@@ -243,51 +148,23 @@ def _auto_dry_run(config: RunConfig, jobs: list[Job], pilot_todo: int, workers: 
 
 
 def main(args: argparse.Namespace) -> int:
-    flags = {
-        "suite": args.suite, "tasks": _flatten(args.task), "methods": _flatten(args.method),
-        "seeds": args.seeds, "min_gain": args.min_gain, "budgets": args.budget, "device": args.device,
-        "workers": args.workers,
-        "results_dir": args.results_dir, "force": True if args.force else None, "executor": args.executor,
-        "ray": {"address": args.ray_address} if args.ray_address else None,
-        "sweep": parse_sweep(args.sweep) or None,
-        "options": {"model": args.model} if args.model is not None else None,
-    }
-    config = build_config(args.config, flags, args.sets)
-    reg = registry()
-    if args.model is not None:
-        _check_model(args.model, config, reg)
-    if args.min_gain is not None and config.seeds_auto is None:
-        print("bench: warning: --min-gain is used only with --seeds auto", file=sys.stderr)
-    jobs = plan(config, reg, "cpu")  # names and values are checked before torch is imported
-    for task, why in task_selection(config, reg)[1]:
-        print(f"bench: {task} left out: {why}", file=sys.stderr)
-    device = resolve_device(config.device)
-    if device != "cpu":
-        jobs = plan(config, reg, device)
-    progress = not args.no_progress and sys.stderr.isatty()
-    pending = len(pending_jobs(jobs, config.force)[0])
-    workers = max(1, min(config.processes, pending))
-    jobs = _with_progress(jobs, config, progress, pending)
+    grid = session.prepare(
+        _flatten(args.task), _flatten(args.method), suite=args.suite, seeds=args.seeds, min_gain=args.min_gain,
+        budgets=args.budget, device=args.device, workers=args.workers, results_dir=args.results_dir,
+        force=True if args.force else None, executor=args.executor, ray_address=args.ray_address,
+        sweep=parse_sweep(args.sweep) or None, model=args.model, config=args.config, sets=args.sets,
+        progress=not args.no_progress,
+    )
+    config = grid.config
     if args.dry_run:
-        todo, _ = pending_jobs(jobs, config.force)
-        _print_plan(jobs, todo, workers, list(config.sweep))
+        _print_plan(grid.jobs, grid.todo, grid.workers, list(config.sweep))
         if config.seeds_auto is not None:
-            _auto_dry_run(config, jobs, len(todo), config.processes)
+            _auto_dry_run(grid)
         return 0
-    writable_results_dir(config.results_dir)
-    executor = _executors(config)
-    summary = run_grid(jobs, executor(pending), force=config.force, progress=not args.no_progress)
-    if config.seeds_auto is not None:
-        summary = _merged(summary, _top_up(config, jobs, reg, executor, not args.no_progress, progress))
-    store = ResultStore(config.results_dir)
-    loaded = store.load()
-    tasks = {j.spec.id for j in jobs}
-    board = lbmod.build([r for r in loaded.records if r.task in tasks], reg.tasks, loaded.problems)
-    print(lbmod.render(board, args.format), end="")
-    try:
-        lbmod.write_files(lbmod.build(loaded.records, reg.tasks, loaded.problems), config.results_dir)
-    except OSError as exc:
-        print(f"bench: warning: could not write the leaderboard files: {exc}", file=sys.stderr)
+    results = grid.run()
+    print(lbmod.render(results.leaderboard, args.format), end="")
+    summary = results.summary
+    assert summary is not None
     over = summary.overhead_fraction
     print(
         f"\n{len(summary.ran)} run(s) made, {len(summary.failed)} failed, {len(summary.skipped)} skipped "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bench import session
 from bench.cli._common import add_results_dir
 from bench.environment import requirements
 from bench.errors import UsageError
@@ -28,10 +29,10 @@ def find(ref: str, results: Path) -> tuple[Path, Record]:
             return path, parse_record(path.read_text())
         except RecordError as exc:
             raise UsageError(f"{ref}: {exc}") from None
-    loaded = ResultStore(results).load()
-    matches = [r for r in loaded.records if r.config_hash.startswith(ref.lower())]
+    records = session.load(results).records if results.is_dir() else []
+    matches = [r for r in records if r.config_hash.startswith(ref.lower())]
     if not matches:
-        raise UsageError(f"no record file or config hash {ref!r} in {results}/ ({len(loaded.records)} records)")
+        raise UsageError(f"no record file or config hash {ref!r} in {results}/ ({len(records)} records)")
     if len(matches) > 1:
         raise UsageError(f"config hash prefix {ref!r} matches {len(matches)} records; give more characters")
     r = matches[0]

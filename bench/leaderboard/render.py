@@ -280,43 +280,50 @@ def _rollouts(rows: Sequence[Row]) -> str | None:
     return " ".join(f"![{r.method} {ROLLOUT}]({quote(r.files[ROLLOUT])})" for r in shown) or None
 
 
-def _csv(lb: Leaderboard) -> str:
-    """One line per row, every value in a column of its own for a spreadsheet or pandas: the
-    setting by name (``setting``: the options that set it apart) and each task option's value
-    (``options.<name>``), each interval as two numeric columns (``ci_lo``, ``ci_hi``), each
-    secondary metric with its interval, each file label."""
-    intervals = ("ci", "gain_ci")
-    nested = ("columns", "column_cis", "files", *intervals)
-    fields = [f for f in Row.__dataclass_fields__ if f not in nested]
-    metrics = list(dict.fromkeys(name for r in lb.rows for name in r.columns))
+_INTERVALS = ("ci", "gain_ci")
+_NESTED = ("columns", "column_cis", "files", "hardware", "hardware_cost", *_INTERVALS)
+
+
+def flat_rows(lb: Leaderboard) -> tuple[list[str], list[dict[str, Any]]]:
+    """The rows as flat records, every value in a column of its own (the CSV format and
+    ``Results.leaderboard_frame()``): the setting by name (``setting``: the options that set it
+    apart; ``options_hash`` its id), each interval as two numbers (``ci_low``, ``ci_high``), each
+    secondary metric with its interval, each file label (``files.<label>``), and each task option's
+    value. A metric or option whose name a row field already has gets a ``metrics.`` or
+    ``options.`` prefix. Returns (columns in order, rows)."""
+    fields = [f for f in Row.__dataclass_fields__ if f not in _NESTED]
+    fixed = [*fields[:3], "setting", *fields[3:], *(f"{i}_{end}" for i in _INTERVALS for end in ("low", "high"))]
+    taken = set(fixed) | set(Row.__dataclass_fields__)
+    metrics = {n: f"metrics.{n}" if n in taken else n for r in lb.rows for n in r.columns}
+    options = {k: f"options.{k}" if k in taken or k in metrics.values() else k
+               for r in lb.rows for k in lb.option_values.get((r.task, r.options_hash), {})}
     labels = list(dict.fromkeys(label for r in lb.rows for label in r.files))
-    options = sorted({k for r in lb.rows for k in lb.option_values.get((r.task, r.options_hash), {})})
-
-    def metric_col(name: str) -> str:
-        return f"metrics.{name}" if name in fields or name in intervals else name
-
-    header = [*fields[:3], "setting", *fields[3:], *(f"{i}_{end}" for i in intervals for end in ("lo", "hi"))]
-    header += [c for n in metrics for c in (metric_col(n), f"{metric_col(n)}_ci_lo", f"{metric_col(n)}_ci_hi")]
-    header += [f"options.{k}" for k in options] + [f"files.{label}" for label in labels]
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, header, restval="")
-    w.writeheader()
+    header = fixed + [c for col in metrics.values() for c in (col, f"{col}_ci_low", f"{col}_ci_high")]
+    header += sorted(options.values()) + [f"files.{label}" for label in labels]
+    rows = []
     for r in lb.rows:
         line: dict[str, Any] = {f: getattr(r, f) for f in fields}
         line["setting"] = lb.label(r.setting)
-        for i in intervals:
-            ci = getattr(r, i)
-            if ci is not None:
-                line[f"{i}_lo"], line[f"{i}_hi"] = ci
+        for i in _INTERVALS:
+            line[f"{i}_low"], line[f"{i}_high"] = getattr(r, i) or (None, None)
         for n, v in r.columns.items():
-            line[metric_col(n)] = v
-            ci = r.column_cis.get(n)
-            if ci is not None:
-                line[f"{metric_col(n)}_ci_lo"], line[f"{metric_col(n)}_ci_hi"] = ci
+            line[metrics[n]] = v
+            line[f"{metrics[n]}_ci_low"], line[f"{metrics[n]}_ci_high"] = r.column_cis.get(n) or (None, None)
         for k, v in lb.option_values.get((r.task, r.options_hash), {}).items():
-            line[f"options.{k}"] = v if isinstance(v, (str, int, float, bool)) or v is None else json.dumps(v)
+            line[options[k]] = v if isinstance(v, (str, int, float, bool)) or v is None else json.dumps(v)
         line.update({f"files.{label}": p for label, p in r.files.items()})
-        w.writerow(line)
+        rows.append(line)
+    return header, rows
+
+
+def _csv(lb: Leaderboard) -> str:
+    """One line per row of :func:`flat_rows`, for a spreadsheet."""
+    header, rows = flat_rows(lb)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, header, restval="")
+    w.writeheader()
+    for line in rows:
+        w.writerow({k: "" if v is None else v for k, v in line.items()})
     return buf.getvalue()
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from bench.api import MethodSpec, Reference, Resources, TaskSpec
 from tasks.crosslingual import xnli
+from tasks.crosslingual.cldr import CLDR_CITATION
 
 __all__ = ["METHODS", "TASKS"]
 
@@ -184,7 +185,7 @@ CLDR_NAMES = _task(
     seconds={"scratch": 11.0, "zero-shot": 6.0, "translate-train": 19.0, "few-shot-target": 6.0, "linear-probe": 1.0,
              "lora": 5.0},
     budgets=(50, 100, 250, 510), default_budget=250, suites=("quick", "crosslingual"),
-    citation=E5_CITATION,
+    citation=CLDR_CITATION + "\n\n" + E5_CITATION,
 )
 XTREME_RECIPE: dict[str, object] = {"lr": 2e-5, "epochs": 5, "batch_size": 32, "max_length": 128, "weight_decay": 0.0,
                                     "warmup": 0.0, "select_every": 100}
@@ -204,7 +205,8 @@ XNLI = _task(
              "freeze_embeddings": False},
     budgets=(100, 1000, 10000, 100000, xnli.FULL_TRAIN), default_budget=xnli.FULL_TRAIN,
     suites=("crosslingual-real",),
-    citation=XNLI_CITATION, needs_network=True, seconds=9000.0, references=_xnli_references(),
+    citation=XNLI_CITATION + "\n\n" + xnli.MULTI_NLI_DATASET.citation,  # the targets, and the English source data
+    needs_network=True, seconds=9000.0, references=_xnli_references(),
     resources=Resources(cpus=4, memory_gb=24),  # tokenizing 392k pairs, XNLI-MT's 15 languages in memory
     hub_check="tasks.crosslingual.hubcheck:verify", plan_check="tasks.crosslingual.hubcheck:plan",
 )

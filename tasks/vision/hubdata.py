@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tasks.hub import is_commit
+from tasks.vision.specs import REAL_DATA_CITATIONS
 
 __all__ = ["HUB_DATASETS", "KNOWN_BACKBONES", "SUPPORTED_MODEL_TYPES", "HubDataset", "default_revision"]
 
@@ -58,7 +59,7 @@ class HubDataset:
     config: str | None = None
     """The repository's configuration (``name`` of ``load_dataset``); None: its only or default one."""
     citation: str = ""
-    """BibTeX of the dataset's paper."""
+    """BibTeX of the dataset's paper (the task's own, :data:`tasks.vision.specs.REAL_DATA_CITATIONS`)."""
     num_classes: int | None = None
     """Classes of the label column at ``revision``; None where not established."""
     split_sizes: tuple[int, int] | None = None
@@ -74,67 +75,24 @@ class HubDataset:
         return is_commit(self.revision)
 
 
-_FLOWERS = """@inproceedings{nilsback2008automated,
-  title={Automated Flower Classification over a Large Number of Classes},
-  author={Nilsback, Maria-Elena and Zisserman, Andrew},
-  booktitle={Sixth Indian Conference on Computer Vision, Graphics \\& Image Processing},
-  pages={722--729},
-  year={2008}
-}"""
-_PETS = """@inproceedings{parkhi2012cats,
-  title={Cats and Dogs},
-  author={Parkhi, Omkar M. and Vedaldi, Andrea and Zisserman, Andrew and Jawahar, C. V.},
-  booktitle={IEEE Conference on Computer Vision and Pattern Recognition},
-  pages={3498--3505},
-  year={2012}
-}"""
-_DTD = """@inproceedings{cimpoi2014describing,
-  title={Describing Textures in the Wild},
-  author={Cimpoi, Mircea and Maji, Subhransu and Kokkinos, Iasonas and Mohamed, Sammy and Vedaldi, Andrea},
-  booktitle={IEEE Conference on Computer Vision and Pattern Recognition},
-  pages={3606--3613},
-  year={2014}
-}"""
-_EUROSAT = """@article{helber2019eurosat,
-  title={EuroSAT: A Novel Dataset and Deep Learning Benchmark for Land Use and Land Cover Classification},
-  author={Helber, Patrick and Bischke, Benjamin and Dengel, Andreas and Borth, Damian},
-  journal={IEEE Journal of Selected Topics in Applied Earth Observations and Remote Sensing},
-  volume={12},
-  number={7},
-  pages={2217--2226},
-  year={2019}
-}"""
-_CIFAR = """@techreport{krizhevsky2009learning,
-  title={Learning Multiple Layers of Features from Tiny Images},
-  author={Krizhevsky, Alex},
-  institution={University of Toronto},
-  year={2009}
-}"""
-_BEANS = """@misc{makerere2020beans,
-  title={Bean Disease Dataset},
-  author={{Makerere AI Lab}},
-  howpublished={\\url{https://github.com/AI-Lab-Makerere/ibean/}},
-  month={January},
-  year={2020}
-}"""
-
 HUB_DATASETS: dict[str, HubDataset] = {d.key: d for d in (
     # Revisions are the commits other pinned code loads (MTEB's task metadata for flowers, DTD and
     # CIFAR-10; pinned download scripts for EuroSAT and beans). Pets: the commit that uploaded the
     # parquet shards main still serves (later commits only edit the card text).
     HubDataset("flowers102", "nelorth/oxford-flowers", "a37b1891609c0376fa81eced756e7863e1bd873b", "train", "test",
-               citation=_FLOWERS, num_classes=102, split_sizes=(7169, 1020), smallest_class=40),
+               citation=REAL_DATA_CITATIONS["flowers102"], num_classes=102, split_sizes=(7169, 1020),
+               smallest_class=40),
     HubDataset("pets", "timm/oxford-iiit-pet", "10b688881011725fa2fa3d856a47536c9a7e6968", "train", "test",
-               citation=_PETS, num_classes=37, split_sizes=(3680, 3669)),
-    HubDataset("dtd", "tanganke/dtd", "d2afa97d9f335b1a6b3b09c637aef667f98f966e", "train", "test", citation=_DTD,
-               num_classes=47, split_sizes=(3760, 1880)),
+               citation=REAL_DATA_CITATIONS["pets"], num_classes=37, split_sizes=(3680, 3669)),
+    HubDataset("dtd", "tanganke/dtd", "d2afa97d9f335b1a6b3b09c637aef667f98f966e", "train", "test",
+               citation=REAL_DATA_CITATIONS["dtd"], num_classes=47, split_sizes=(3760, 1880)),
     HubDataset("eurosat", "tanganke/eurosat", "43750fc422c7fbd4289e2df3f7473617a5937acc", "train", "test",
-               citation=_EUROSAT, num_classes=10),
+               citation=REAL_DATA_CITATIONS["eurosat"], num_classes=10),
     HubDataset("cifar10", "uoft-cs/cifar10", "0b2714987fa478483af9968de7c934580d0bb9a2", "train", "test",
-               image_column="img", citation=_CIFAR, num_classes=10, split_sizes=(50000, 10000),
+               image_column="img", citation=REAL_DATA_CITATIONS["cifar10"], num_classes=10, split_sizes=(50000, 10000),
                smallest_class=5000),
     HubDataset("beans", "AI-Lab-Makerere/beans", "27aa014ce09b193e1a6f58112d4a66e0eddb69c5", "train", "test",
-               label_column="labels", citation=_BEANS, num_classes=3, split_sizes=(1034, 128)),
+               label_column="labels", citation=REAL_DATA_CITATIONS["beans"], num_classes=3, split_sizes=(1034, 128)),
 )}
 """The real tier's image sets by key. Each is a parquet repository (no loading script).
 

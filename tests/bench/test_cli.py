@@ -226,7 +226,7 @@ def test_show_and_cite(with_site, tmp_path, capsys):
     assert "fine-tune (transfer)  seed 0" in show and "mse=" in show and "harness" in show
     assert main(["cite", "--results-dir", str(tmp_path / "res")]) == 0
     cite = capsys.readouterr().out
-    assert "@software{transferbench" in cite and "@inproceedings{yosinski2014transferable" in cite
+    assert "@misc{transferbench" in cite and "@inproceedings{yosinski2014transferable" in cite
     assert "% git revision:" in cite and "% hardware:" in cite
 
 

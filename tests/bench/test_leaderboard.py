@@ -703,12 +703,12 @@ def test_csv_and_json_name_settings_by_option_values_and_split_intervals():
         records += recs("fine-tune", [0.6, 0.61, 0.63], options={"l2": l2, "arch": "small"})
     lb = build(records)
     lines = list(csv.DictReader(io.StringIO(render(lb, "csv"))))
-    assert {(d["method"], d["setting"], d["options.l2"], d["options.arch"]) for d in lines} == {
+    assert {(d["method"], d["setting"], d["l2"], d["arch"]) for d in lines} == {
         (m, f"l2={v}", v, "small") for m in ("scratch", "fine-tune") for v in ("0.5", "2.0")}
-    ft = next(d for d in lines if d["method"] == "fine-tune" and d["options.l2"] == "2.0")
+    ft = next(d for d in lines if d["method"] == "fine-tune" and d["l2"] == "2.0")
     lo, hi = mean_ci([0.6, 0.61, 0.63])
-    assert float(ft["ci_lo"]) == pytest.approx(lo) and float(ft["ci_hi"]) == pytest.approx(hi)
-    assert float(ft["gain_ci_lo"]) < float(ft["gain"]) < float(ft["gain_ci_hi"])
+    assert float(ft["ci_low"]) == pytest.approx(lo) and float(ft["ci_high"]) == pytest.approx(hi)
+    assert float(ft["gain_ci_low"]) < float(ft["gain"]) < float(ft["gain_ci_high"])
     assert "ci" not in ft and len(ft["options_hash"]) == 8
     rows_json = json.loads(render(lb, "json"))["rows"]
     assert {(r["setting"], r["options"]["l2"]) for r in rows_json} == {("l2=0.5", 0.5), ("l2=2.0", 2.0)}

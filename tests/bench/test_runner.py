@@ -234,3 +234,23 @@ def test_a_killed_drivers_claims_folder_is_removed_by_the_next_driver_and_a_live
         live.kill()
         live.wait()
         shutil.rmtree(folders[1], ignore_errors=True)
+
+
+def test_workers_that_die_on_start_stop_the_grid_in_one_line_instead_of_retrying_forever(registry, tmp_path,
+                                                                                        monkeypatch):
+    """As when each worker fails to import what it needs, or imports a script that starts a grid."""
+    import os
+
+    from bench.errors import FaultError
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import os, sys\nif os.environ.get('DIE_IN_WORKERS') and '--multiprocessing-fork' in sys.argv:\n"
+        "    os._exit(3)\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("DIE_IN_WORKERS", "1")
+    jobs = plan(config(tmp_path, seeds=[0, 1]), registry, "cpu")
+    with pytest.raises(FaultError, match=r"the worker processes died before starting any run, 3 pools in a row; "
+                                         rf"{len(jobs)} run\(s\) not started \(try --workers 1"):
+        list(ProcessExecutor(2).map(jobs))
