@@ -426,7 +426,8 @@ class Grid:
             summary = _merged(summary, self._top_up(executor))
         everything = _read(config.results_dir, self.registry.tasks)
         try:
-            lbmod.write_files(everything.leaderboard, config.results_dir)
+            # Only the tasks this grid added records to get their plots drawn again.
+            lbmod.write_files(everything.leaderboard, config.results_dir, changed={r.task for r in summary.ran})
         except OSError as exc:
             _say(f"bench: warning: could not write the leaderboard files: {exc}")
         tasks = {j.spec.id for j in self.jobs}
